@@ -1,0 +1,46 @@
+"""serverswap: the runbook of shared/runbook.md as fab tasks.
+
+`fab --list` shows one namespace per phase; each task's help line starts
+with its step ID(s) and the host it runs on. `fab <phase>` runs the phase
+in runbook order. Hosts come from hosts.toml ($SERVERSWAP_HOSTS).
+
+The namespace is built on first access (PEP 562), so that importing a pure
+helper such as `fabfile.edit.zone` does not import Fabric.
+"""
+
+PHASES = ("prep", "phase0", "phase1", "phase2", "phase3", "phase4", "after")
+_ns = None
+
+
+def build_namespace():
+    from importlib import import_module
+
+    from invoke import Collection
+
+    ns = Collection()
+    for name in PHASES:
+        try:
+            module = import_module(f".{name}", __name__)
+        except ModuleNotFoundError as exc:  # a phase not written yet
+            if exc.name != f"{__name__}.{name}":
+                raise
+            continue
+        ns.add_collection(Collection.from_module(module, name=name))
+    try:
+        cockpit = import_module(".cockpit", __name__)
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.cockpit":
+            raise
+    else:
+        for task in cockpit.TOP_LEVEL:
+            ns.add_task(task)
+    return ns
+
+
+def __getattr__(name):
+    global _ns
+    if name == "ns":
+        if _ns is None:
+            _ns = build_namespace()
+        return _ns
+    raise AttributeError(name)

@@ -1,0 +1,103 @@
+"""The journal: the record of the night, one JSON object per line.
+
+It lives on the operator's machine, because the hosts it describes change
+names, addresses and even stop answering during the swap. It records what
+happened and where the backups are, never file contents: a journal is
+something people paste into tickets.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+EVENTS = {"start", "change", "unchanged", "done", "failed", "skipped", "check", "manual", "note"}
+SWAPPED_STEP = "C10"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class Journal:
+    def __init__(self, path: str | os.PathLike, run_id: str | None = None):
+        self.path = Path(path)
+        self.run_id = run_id or uuid.uuid4().hex[:8]
+        self.user = os.environ.get("SUDO_USER") or getpass.getuser()
+
+    def write(self, event: str, *, host: str | None = None, task: str | None = None, step: str | None = None, **fields: Any) -> dict:
+        if event not in EVENTS:
+            raise ValueError(f"unknown journal event {event!r}")
+        record = {
+            "time": now_iso(),
+            "run": self.run_id,
+            "user": self.user,
+            "host": host,
+            "task": task,
+            "step": step,
+            "event": event,
+        }
+        record.update({k: v for k, v in fields.items() if v is not None})
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(record, ensure_ascii=False, sort_keys=False)
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        return record
+
+    def records(self) -> Iterator[dict]:
+        return read_records(self.path)
+
+    def step_state(self) -> dict[str, dict]:
+        """Last terminal record (done/failed/skipped) per step ID."""
+        return last_state(self.records())
+
+    def swapped(self, alias: str) -> bool:
+        """True once C10 moved this host: it answers at its `after` address and name.
+
+        Per host, because C10 can succeed on one host and fail on the other.
+        """
+        result = False
+        for record in self.records():
+            if record.get("host") == alias and "swapped" in record:
+                result = bool(record["swapped"])
+        return result
+
+
+def read_records(path: str | os.PathLike) -> Iterator[dict]:
+    path = Path(path)
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                # A torn last line (power cut mid-write) must not hide the rest.
+                continue
+
+
+def last_state(records) -> dict[str, dict]:
+    state: dict[str, dict] = {}
+    for record in records:
+        if record.get("step") and record.get("event") in ("done", "failed", "skipped"):
+            state[record["step"]] = record
+    return state
+
+
+class Timer:
+    def __init__(self):
+        self.start = time.monotonic()
+
+    def elapsed(self) -> float:
+        return round(time.monotonic() - self.start, 3)
