@@ -100,16 +100,16 @@ def step(*ids: str, role: str | None, namespace: str, name: str | None = None, m
 
 
 def run_step(session, info: StepInfo, fn, c, *args, **kwargs):
-    alias = _alias_of(c, session.settings)
-    if alias is None and info.role:
-        alias = session.settings.by_role(info.role).alias
-    elif alias is not None and info.role is None:
-        raise Exit(f"{info.task_name} works on {', '.join(('old', 'new'))} itself; run it without -H")
     step_id = "+".join(info.ids)
     journal = session.journal
-    host = None
+    host = alias = None
     timer = session_mod.time.monotonic()
     try:
+        alias = _alias_of(c, session.settings)
+        if alias is None and info.role:
+            alias = session.settings.by_role(info.role).alias
+        elif alias is not None and info.role is None:
+            raise RemoteError(f"{info.task_name} works on the hosts it names itself; run it without -H")
         if alias is not None:
             if info.role and session.settings.host(alias).role != info.role:
                 spec = session.settings.host(alias)

@@ -1,0 +1,122 @@
+"""The @step contract around a step body: host choice, role guard, journal, errors.
+
+The hosts here are stand-ins: what is under test is the logic deciding which
+machine a step may touch, not SSH (the lab tests prove that on real hosts).
+"""
+
+import io
+import json
+from types import SimpleNamespace
+
+import pytest
+from fabric import Connection
+from invoke import Context
+from invoke.exceptions import Exit
+
+from fabfile import session as session_mod
+from fabfile import settings as settings_mod
+from fabfile.journal import Journal
+from fabfile.remote import RemoteError
+from fabfile.steps import step
+
+
+class FakeHost:
+    def __init__(self, spec, hostname):
+        self.spec, self.alias, self.hostname = spec, spec.alias, hostname
+        self.c = SimpleNamespace(host=spec.address)
+        self.task = self.step = None
+        self.touched = []
+
+    def probe(self, command, warn=True):
+        assert command == "hostname"
+        return SimpleNamespace(stdout=self.hostname + "\n", ok=True)
+
+
+@pytest.fixture
+def swap_session(tmp_path, monkeypatch):
+    settings = settings_mod.load(settings_mod.DEFAULT_HOSTS_FILE)
+    settings.sections["operator"]["journal"] = str(tmp_path / "journal.jsonl")
+    session = session_mod.Session(settings, out=io.StringIO())
+    names = {"old": "itpass", "new": "ika-itpass", "backup": "dennou"}
+    session.host = lambda alias: session.hosts.setdefault(alias, FakeHost(settings.host(alias), names[alias]))
+    session_mod.set_current(session)
+    yield session, names
+    session_mod.set_current(None)
+
+
+@step("D3", role="old", namespace="phase3", name="disable-services")
+def disable_services(s):
+    """D3 (old): test stand-in."""
+    s.host.touched.append("D3")
+    return s.host.alias
+
+
+def journal_events(session):
+    return [(r["step"], r["event"], r.get("host")) for r in session.journal.records()]
+
+
+def test_role_default_runs_on_the_role_host_not_locally(swap_session):
+    session, _ = swap_session
+    assert disable_services(Context()) == "old"
+    assert journal_events(session) == [("D3", "start", "old"), ("D3", "done", "old")]
+
+
+def test_wrong_host_for_the_task_is_refused_before_connecting(swap_session):
+    session, _ = swap_session
+    with pytest.raises(Exit) as info:
+        disable_services(Connection("new"))
+    assert "disable-services is for old; new (ika-itpass) is not old" in str(info.value.message)
+    assert "new" not in session.hosts
+    assert journal_events(session)[-1][:2] == ("D3", "failed")
+
+
+def test_machine_with_the_wrong_name_is_refused(swap_session):
+    session, names = swap_session
+    names["old"] = "ika-itpass"  # the address of old answers as new
+    with pytest.raises(Exit) as info:
+        disable_services(Connection("old"))
+    assert "says it is 'ika-itpass'" in info.value.message
+    assert session.hosts["old"].touched == []
+
+
+def test_after_the_swap_the_after_name_is_expected(swap_session):
+    session, names = swap_session
+    session.journal.write("note", host="old", step="C10", swapped=True)
+    names["old"] = "old-itpass"
+    assert disable_services(Connection("old")) == "old"
+
+
+def test_unknown_alias_is_a_one_line_error(swap_session):
+    with pytest.raises(Exit) as info:
+        disable_services(Connection("198.18.0.22"))
+    assert "unknown host '198.18.0.22'" in info.value.message
+    assert len(info.value.message.splitlines()) == 1
+
+
+def test_dry_run_journals_no_done(swap_session):
+    session, _ = swap_session
+    session.dry = True
+    disable_services(Context())
+    assert [e[1] for e in journal_events(session)] == ["start"]
+
+
+def test_task_help_line_names_the_step():
+    assert disable_services.__doc__.startswith("D3 (old)")
+    assert disable_services.name == "disable-services"
+
+
+def test_journal_records_are_json_lines_without_contents(swap_session):
+    session, _ = swap_session
+    disable_services(Context())
+    lines = open(session.journal.path).read().splitlines()
+    for line in lines:
+        record = json.loads(line)
+        assert {"time", "run", "user", "host", "task", "step", "event"} <= set(record)
+
+
+def test_journal_swap_state_is_per_host(tmp_path):
+    j = Journal(tmp_path / "j.jsonl")
+    j.write("note", host="old", step="C10", swapped=True)
+    j.write("note", host="new", step="C10", swapped=True)
+    j.write("note", host="new", step="C10", swapped=False)
+    assert j.swapped("old") and not j.swapped("new") and not j.swapped("backup")
