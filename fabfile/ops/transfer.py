@@ -63,25 +63,8 @@ def stream_summary(old: Host, remote_log: str, local_copy: str, keep: int):
         return summarize(lines(), keep_deletions=keep)
 
 
-def describe(summary) -> list[str]:
-    lines = [
-        f"would send {len_or(summary.files)} files in {len_or(summary.dirs)} directories"
-        + (f", {summary.bytes:,} bytes" if summary.bytes is not None else ""),
-        f"would delete {summary.deletions} files on new",
-    ]
-    for name in summary.first_deletions:
-        lines.append(f"  deleting {name}")
-    if summary.deletions > len(summary.first_deletions):
-        lines.append(f"  … and {summary.deletions - len(summary.first_deletions)} more (see the log)")
-    return lines
-
-
-def len_or(value) -> int:
-    return value if isinstance(value, int) else len(value)
-
-
 def accept(step, summary) -> bool:
-    for line in describe(summary):
+    for line in summary.describe():
         step.say(line)
     if summary.deletions and not step.confirm(f"accept these {summary.deletions} deletions on new?"):
         step.say("not accepted: add an --exclude to rsync.excludes in hosts.toml, then run the dry run again")
