@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from . import EditError, line_body, split_lines_keepends
 
-_USER = re.compile(r"^[^\s,:=#!\\()\"']+$")
+_USER = re.compile(r"^[^\s,:=#!%\\()\"'][^\s,:=#!\\()\"']*$")
 _ALIAS_DEF = re.compile(r"^\s*(?P<name>[A-Z][A-Z0-9_]*)\s*=\s*(?P<members>.*?)\s*$")
 
 
