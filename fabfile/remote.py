@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
-from .edit.diff import is_secret, secret_changes, unified
+from .edit.diff import secret_changes, show_change, unified
 
 ENCODING = "utf-8"
 
@@ -157,9 +157,9 @@ class Host:
             file_mode = mode
         try:
             with self.sftp.open(tmp, "wb") as fh:
+                fh.chmod(0o600)  # before any byte is written: the content may be a secret
                 fh.set_pipelined(True)
                 fh.write(data)
-            self.sftp.chmod(tmp, 0o600)
             self.sftp.chown(tmp, uid, gid)
             if owner:
                 self.c.run(f"chown {q(owner)} {q(tmp)}", hide=True, in_stream=False, dry=False)
@@ -188,8 +188,10 @@ class Host:
             self.say(f"{path}: unchanged")
             self.record("unchanged", path=path, sha256_before=sha256(before_bytes))
             return EditResult(path, changed=False, dry=self.dry)
-        secret = is_secret(path) if secret is None else secret
-        shown = "\n".join(secret_changes(path, before, after)) if secret else unified(path, before, after)
+        if secret is None:
+            shown = show_change(path, before, after)
+        else:
+            shown = "\n".join(secret_changes(path, before, after)) if secret else unified(path, before, after)
         self.say(f"{path}: {'would change' if self.dry else 'changing'}\n{shown.rstrip()}")
         if self.dry:
             return EditResult(path, changed=True, diff=shown, dry=True)
