@@ -16,6 +16,7 @@ import sys
 from fabric import Connection, task
 from invoke.exceptions import Exit
 
+from . import journal as journal_mod
 from . import session as session_mod
 from .edit import EditError
 from .remote import RemoteError
@@ -131,18 +132,101 @@ def run_step(session, info: StepInfo, fn, c, *args, **kwargs):
     return result
 
 
-def run_sequence(c, tasks, label: str):
-    """Run steps in runbook order; stop at the first failure and say what was and was not done."""
-    done = []
+def step_states(records) -> dict[str, dict]:
+    """Last done/failed record per step ID, from real runs only (journal.last_state over them).
+
+    A dry run's failure says nothing about the hosts, and a "skipped" record
+    (resume, or the operator's "no") must not hide the "done" it skipped for.
+    """
+    dry: set = set()
+    changed: set = set()
+    real = []
+    for record in records:
+        key = (record.get("run"), record.get("step"))
+        event = record.get("event")
+        if event == "start":
+            (dry.add if record.get("dry") else dry.discard)(key)
+            changed.discard(key)
+        elif event == "change":
+            changed.add(key)
+        elif event in ("done", "failed") and key not in dry:
+            real.append(dict(record, changed=key in changed))
+    return journal_mod.last_state(real)
+
+
+# Steps whose effect a later step takes back (root login opened, then restored as it was).
+UNDONE_BY = {"P1": ("P4", "C5"), "C1": ("P4", "C5"), "Z1": ("A2",)}
+
+
+def still_in_place(step_id: str, states: dict[str, dict]) -> bool:
+    """Resume skips a step only if it is done, changed something, and no later step took that back.
+
+    A done step that changed nothing (a check, a dry run, or everything
+    already in place) has no effect to keep: it runs again, cheaply and safely.
+    """
+    last = states.get(step_id)
+    if not last or last.get("event") != "done" or not last.get("changed"):
+        return False
+    return not any(
+        states.get(undo, {}).get("event") == "done" and states[undo].get("time", "") > last.get("time", "")
+        for undo in UNDONE_BY.get(step_id, ())
+    )
+
+
+def _ask_step(name: str) -> str:
+    """--step: yes / no / continue (without asking again), as ansible-playbook --step."""
+    while True:
+        try:
+            answer = input(f"run {name}? (y)es/(n)o/(c)ontinue: ").strip().lower()
+        except (EOFError, OSError):
+            return "stop"
+        if answer in ("y", "yes", "n", "no", "c", "continue"):
+            return answer[0]
+
+
+def run_sequence(c, tasks, label: str, *, force: bool | None = None, step: bool | None = None):
+    """Run steps in runbook order; stop at the first failure and say what was and was not done.
+
+    Resume: a step the journal shows done (in this run or an earlier one),
+    whose change is still in place (see `still_in_place`), is skipped unless `force`; `step` asks before each step. Both default to the
+    session's `force` / `step_mode` (set by `fab rehearse --force/--step`).
+    """
+    session = session_mod.current(getattr(c, "config", None))
+    force = getattr(session, "force", False) if force is None else force
+    asking = getattr(session, "step_mode", False) if step is None else step
+    states = step_states(session.journal.records())
+    done, skipped = [], []
+
+    def stop(index, message):
+        t = tasks[index]
+        rest = [x.serverswap_step.task_name for x in tasks[index + 1:]]
+        print(f"\n{label}: stopped at {t.serverswap_step.task_name}: {message}", file=sys.stderr)
+        print(f"  done: {', '.join(done) or 'nothing'}" + (f" (skipped, done before: {', '.join(skipped)})" if skipped else ""), file=sys.stderr)
+        print(f"  not done: {', '.join([t.serverswap_step.task_name] + rest)}", file=sys.stderr)
+        raise Exit(f"{label} stopped at {t.serverswap_step.task_name}", code=1)
+
     for index, t in enumerate(tasks):
+        info = t.serverswap_step
+        last = states.get(info.ids[0])
+        if not force and still_in_place(info.ids[0], states):
+            when = str(last.get("time", ""))[:19].replace("T", " ")
+            print(f"== {'+'.join(info.ids)} {info.task_name}: done at {when}, skipped (--force runs it again)", file=session.out, flush=True)
+            session.journal.write("skipped", host=last.get("host"), task=info.task_name, step=info.ids[0], detail=f"done at {when} (run {last.get('run')})", dry=session.dry or None)
+            skipped.append(info.task_name)
+            continue
+        if asking:
+            answer = _ask_step(f"{'+'.join(info.ids)} {info.task_name}")
+            if answer == "stop":
+                stop(index, "no answer to --step (not a terminal)")
+            if answer == "n":
+                session.journal.write("skipped", task=info.task_name, step=info.ids[0], detail="operator answered no (--step)", dry=session.dry or None)
+                print(f"== {info.task_name}: not run (answered no)", file=session.out, flush=True)
+                continue
+            if answer == "c":
+                asking = False
         try:
             t(c)
         except (Exit, Exception) as exc:
-            rest = [x.serverswap_step.task_name for x in tasks[index + 1:]]
-            message = getattr(exc, "message", None) or str(exc)
-            print(f"\n{label}: stopped at {t.serverswap_step.task_name}: {message}", file=sys.stderr)
-            print(f"  done: {', '.join(done) or 'nothing'}", file=sys.stderr)
-            print(f"  not done: {', '.join([t.serverswap_step.task_name] + rest)}", file=sys.stderr)
-            raise Exit(f"{label} stopped at {t.serverswap_step.task_name}", code=1) from None
-        done.append(t.serverswap_step.task_name)
+            stop(index, getattr(exc, "message", None) or str(exc))
+        done.append(info.task_name)
     return done
