@@ -7,7 +7,51 @@ and the back end picked per host says how.
 
 from __future__ import annotations
 
+import re
+
 from .remote import Host, q
+
+_ASSIGN = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(\S*)\s*(?:#.*)?$")
+_STATUS_CASE = re.compile(r"^\s*\(?\s*(?:[\w|-]+\|)?status(?:\|[\w|-]+)?\s*\)", re.MULTILINE)
+_EXEC = re.compile(r"--exec\s+(\S+)")
+
+
+def script_has_status(text: str) -> bool:
+    """Does an init script handle `status` (a `status)` case label)?
+
+    Old sysvinit scripts (Debian etch/lenny era) often do not: they answer
+    `status` with a usage message and an exit code that means nothing.
+    """
+    return bool(_STATUS_CASE.search(text))
+
+
+def daemons_of_script(text: str, service: str) -> list[str]:
+    """The program names an init script starts, for `pidof` (pure).
+
+    Reads simple `VAR=value` assignments (expanding $VAR / ${VAR} from earlier
+    ones), then takes DAEMON and every `--exec X`; the service name is the
+    last resort. Returns basenames, in that order, without duplicates.
+    """
+    values: dict[str, str] = {}
+
+    def expand(value: str) -> str:
+        value = value.strip("'\"")
+        return re.sub(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", lambda m: values.get(m.group(1), ""), value)
+
+    for line in text.splitlines():
+        match = _ASSIGN.match(line)
+        if match:
+            values[match.group(1)] = expand(match.group(2))
+    found = []
+    if values.get("DAEMON"):
+        found.append(values["DAEMON"])
+    found += [expand(m.group(1)) for m in _EXEC.finditer(text)]
+    names = []
+    for path in found + [service]:
+        base = path.rstrip("/").rsplit("/", 1)[-1]
+        if base and "$" not in base and base not in names:
+            names.append(base)
+    return names
 
 
 class SysV:
@@ -25,8 +69,22 @@ class SysV:
     def exists(self, service: str) -> bool:
         return self.host.exists(f"/etc/init.d/{service}")
 
+    def _script(self, service: str) -> str | None:
+        cache = self.__dict__.setdefault("_scripts", {})
+        if service not in cache:
+            path = f"/etc/init.d/{service}"
+            cache[service] = self.host.read_text(path) if self.host.exists(path) else None
+        return cache[service]
+
     def is_running(self, service: str) -> bool:
-        return self.host.probe(self._action(service, "status") + " >/dev/null 2>&1").ok
+        """`/etc/init.d/X status` when the script has it, else `pidof` of its daemon."""
+        script = self._script(service)
+        if script is None:
+            return False
+        if script_has_status(script):
+            return self.host.probe(self._action(service, "status") + " >/dev/null 2>&1").ok
+        names = " ".join(q(name) for name in daemons_of_script(script, service))
+        return self.host.check(f"for d in {names}; do pidof -x \"$d\" >/dev/null && exit 0; done; exit 1")
 
     def is_enabled(self, service: str) -> bool:
         path = f"/etc/init.d/{service}"

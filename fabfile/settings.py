@@ -99,6 +99,7 @@ SCHEMA: dict[str, dict[str, tuple[str, bool]]] = {
         "etc_dir": (_STR, True),
         "data_dir": (_STR, True),
         "service": (_STR, True),
+        "named_conf": (_STR, False),
     },
     "qmail": {
         "control_dir": (_STR, True),
@@ -222,6 +223,7 @@ DEFAULTS = {
     "identity": {"zone_files": [], "leftover_names": []},
     "network": {"settle_seconds": 2, "reconnect_timeout": 60},
     "qmail": {"showctl": "qmail-showctl"},
+    "bind": {"named_conf": "named.conf"},
     "bouncer": {"list": ""},
     "checks": {
         "http_urls": [],
