@@ -279,6 +279,12 @@ def service_window(records: list[dict], old_alias: str = "old", new_alias: str =
     return window
 
 
+def clock(ts) -> str:
+    """HH:MM:SS of a journal time (the date is in the report's header)."""
+    parsed = _parse(ts) if ts else None
+    return parsed.strftime("%H:%M:%S") if parsed else str(ts or "")
+
+
 def hms(seconds) -> str:
     if seconds is None:
         return "-"
@@ -408,14 +414,14 @@ def render_html(model: dict) -> str:
     parts.append('<h2>Timeline</h2><table id="timeline"><thead><tr><th>start</th><th>duration</th><th>step</th><th>task</th><th>host</th>'
                  '<th>user</th><th>outcome</th><th>changes</th><th>detail</th><th style="width:25%">when</th></tr></thead><tbody>')
     for x in model["executions"]:
-        parts.append(row([e(str(x["start"])[11:23]), e(hms(x["duration"])), e(x["step"] or ""), e(x["task"] or ""), e(x["host"] or ""), e(x["user"] or ""),
+        parts.append(row([e(clock(x["start"])), e(hms(x["duration"])), e(x["step"] or ""), e(x["task"] or ""), e(x["host"] or ""), e(x["user"] or ""),
                           f'<span class="{e(x["outcome"].split()[0])}">{e(x["outcome"])}</span>', str(x["changes"]), e(x["detail"] or ""), bar(x)], "step"))
     parts.append("</tbody></table>")
     if model["dry_executions"]:
         parts.append(f"<p>({model['dry_executions']} dry-run step execution(s) not shown.)</p>")
     parts.append('<h2>Changes and their backups</h2><table id="changes"><thead><tr><th>time</th><th>host</th><th>step</th><th>path</th><th>backup</th><th>what</th></tr></thead><tbody>')
     for c in model["changes"]:
-        parts.append(row([e(str(c.get("time", ""))[11:23]), e(c.get("host") or ""), e(c.get("step") or ""), f"<code>{e(c.get('path') or '-')}</code>",
+        parts.append(row([e(clock(c.get("time"))), e(c.get("host") or ""), e(c.get("step") or ""), f"<code>{e(c.get('path') or '-')}</code>",
                           f"<code>{e(c.get('backup') or '-')}</code>", e(c.get("detail") or "")], "change"))
     parts.append("</tbody></table>")
     parts.append('<h2>Checks</h2><table id="checks"><thead><tr><th>check</th><th>host</th><th>expected</th><th>seen</th><th>result</th><th>time</th></tr></thead><tbody>')
@@ -423,7 +429,7 @@ def render_html(model: dict) -> str:
         v = verdict(c)
         parts.append(row([e(c.get("check") or c.get("step") or ""), e(c.get("host") or ""), e(c.get("expected") or ""), e(c.get("seen") or ""),
                           f'<span class="{v.lower()}">{v}</span>' + (f"<br><small>{e(c.get('detail'))}</small>" if c.get("detail") else ""),
-                          e(str(c.get("time", ""))[11:19])], "check"))
+                          e(clock(c.get("time")))], "check"))
     parts.append("</tbody></table>")
     parts.append('<h2>Manual confirmations</h2><table id="manual"><thead><tr><th>item</th><th>answer</th><th>time</th><th>by</th></tr></thead><tbody>')
     for m in model["manual"]:
