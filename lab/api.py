@@ -324,6 +324,7 @@ def reset(conflict: bool | None = None, hosts=None, timeout: float = 90.0) -> di
         for h in HOSTS:
             _wait_up(h, timeout)
         _log(f"lab: reset in {time.monotonic() - t0:.1f} s")
+        S.empty_trash()
     return status()
 
 
@@ -408,3 +409,39 @@ def leftovers() -> list[str]:
         if r.startswith(roots):
             found.append(f"process {p.name} in {r}")
     return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m lab.api up|down|reset [--conflict]|reboot HOST|status|exec HOST CMD"""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        print(main.__doc__, file=sys.stderr)
+        return 2
+    cmd, rest = argv[0], argv[1:]
+    try:
+        if cmd == "up":
+            print(json.dumps(up(conflict=True if "--conflict" in rest else None), indent=2))
+        elif cmd == "down":
+            down()
+        elif cmd == "reset":
+            print(json.dumps(reset(conflict=True if "--conflict" in rest else None), indent=2))
+        elif cmd == "reboot" and rest:
+            reboot(rest[0])
+        elif cmd == "status":
+            print(json.dumps(status(), indent=2))
+        elif cmd == "exec" and len(rest) >= 2:
+            r = exec(rest[0], " ".join(rest[1:]), check=False)
+            sys.stdout.write(r.stdout)
+            sys.stderr.write(r.stderr)
+            return r.returncode
+        else:
+            print(main.__doc__, file=sys.stderr)
+            return 2
+    except LabError as e:
+        print(f"lab: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

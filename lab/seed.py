@@ -6,6 +6,7 @@ import os
 import random
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 from . import config as C
@@ -137,11 +138,27 @@ def write_known_hosts(k: dict) -> Path:
 def extract(host: str) -> Path:
     r = C.root(host)
     if r.exists():
-        shutil.rmtree(r)
+        # out of the way at once; removed in the background (empty_trash)
+        trash = C.VAR_DIR / "trash"
+        trash.mkdir(parents=True, exist_ok=True)
+        os.rename(r, trash / f"{host}.{os.getpid()}.{time.monotonic_ns()}")
     r.mkdir(parents=True)
     subprocess.run(["tar", "-C", str(r), "--numeric-owner", "--xattrs", "--xattrs-include=*",
                     "-xf", str(C.BASE_TAR)], check=True)
     return r
+
+
+def empty_trash(wait: bool = False) -> None:
+    """Remove old roots moved aside by extract(), detached unless wait."""
+    trash = C.VAR_DIR / "trash"
+    if not trash.exists() or not any(trash.iterdir()):
+        return
+    cmd = ["rm", "-rf", "--one-file-system", *map(str, trash.iterdir())]
+    if wait:
+        subprocess.run(cmd, check=False)
+    else:
+        subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True, cwd="/")
 
 
 def seed(host: str, conflict: bool = False, k: dict | None = None) -> Path:
@@ -249,6 +266,12 @@ Subsystem sftp /usr/lib/openssh/sftp-server
     if host == "new":
         ak.append(k["old.root"])
     mkdir(r, "/root/.ssh", 0o700)
+    if host == "old":
+        # (phase2 C6) old's authorized_keys is renamed to authorized_keys.bk, refusing
+        # root login with its keys; the operator's own admin key lives in
+        # authorized_keys2 (sshd's default second AuthorizedKeysFile) and survives it.
+        ak.remove(k["operator"])
+        write(r, "/root/.ssh/authorized_keys2", k["operator"] + "\n", 0o600)
     write(r, "/root/.ssh/authorized_keys", "\n".join(ak) + "\n", 0o600)
     if host in ("old", "new"):
         shutil.copy(C.KEYS_DIR / host / "root_id_ed25519", r / "root/.ssh/id_ed25519")

@@ -1,0 +1,38 @@
+"""pytest fixtures for the lab (tests/conftest.py: pytest_plugins = ["lab.fixtures"]).
+
+- `lab` (session): brings the lab up once, takes it down at the end of the
+  session; skips with the reason when the lab cannot run here (not root, no
+  debootstrap, ...). Set LAB_KEEP=1 to leave it up after the session.
+- `fresh_lab` (function): the lab reset to its seeded state first.
+Mark lab tests with `pytestmark = pytest.mark.lab`.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from . import api, build
+from .build import LabError
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "lab: needs the lab (root, debootstrap, namespaces)")
+
+
+@pytest.fixture(scope="session")
+def lab():
+    try:
+        build.require()
+    except LabError as e:
+        pytest.skip(f"lab unavailable: {e}")
+    api.up()
+    yield api
+    if not os.environ.get("LAB_KEEP"):
+        api.down()
+
+
+@pytest.fixture
+def fresh_lab(lab):
+    api.reset()
+    return api
