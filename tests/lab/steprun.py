@@ -1,0 +1,96 @@
+"""Run a step task in-process against the lab, the way `fab` would, and look at files from outside.
+
+Each call gets a fresh Session (fresh connections, the journal in a temp
+directory, --yes), so a second call is a real second run. Hashes are taken
+through lab.api.exec, outside the code under test.
+"""
+
+from __future__ import annotations
+
+import io
+import shlex
+
+from invoke import Context
+
+from fabfile import session as session_mod
+from fabfile import settings as settings_mod
+
+
+class Run:
+    def __init__(self, output: str, session):
+        self.output, self.session = output, session
+
+    @property
+    def events(self):
+        return [(r.get("step"), r["event"]) for r in self.session.journal.records()]
+
+    def changes(self):
+        return [r for r in self.session.journal.records() if r["event"] == "change"]
+
+
+def settings(journal, **overrides):
+    import lab.api as api
+
+    s = settings_mod.load(api.hosts_file())
+    s.sections["operator"]["journal"] = str(journal)
+    for section, values in overrides.items():
+        s.sections[section].update(values)
+    return s
+
+
+def run(task, journal, *, dry=False, overrides=None, **kwargs) -> Run:
+    """One `fab [--dry] task --yes` in-process; returns its output and the session (journal)."""
+    out = io.StringIO()
+    session = session_mod.Session(settings(journal, **(overrides or {})), dry=dry, out=out, assume_yes=True)
+    session_mod.set_current(session)
+    try:
+        task(Context(), **kwargs)
+    finally:
+        session.close()
+        session_mod.set_current(None)
+    return Run(out.getvalue(), session)
+
+
+def sh(host: str, cmd: str, check: bool = True) -> str:
+    import lab.api as api
+
+    return api.exec(host, cmd, check=check).stdout
+
+
+def hashes(host: str, paths) -> dict[str, str]:
+    """sha256 (or 'missing') of each path; a directory is hashed over its files' names, modes and contents."""
+    out = {}
+    for path in paths:
+        p = shlex.quote(path)
+        out[path] = sh(host, f"if [ -d {p} ]; then cd {p} && find . -printf '%p %m %u:%g\\n' | sort | sha256sum; "
+                             f"find . -type f -print0 | sort -z | xargs -0r sha256sum | sha256sum; "
+                             f"elif [ -e {p} ]; then stat -c '%a %U:%G' {p}; sha256sum < {p}; else echo missing; fi")
+    return out
+
+
+def running(host: str) -> str:
+    return sh(host, "ps -eo comm=,args=")
+
+
+def boot_links(host: str, service: str) -> str:
+    return sh(host, f"ls /etc/rc2.d/ | grep -x 'S..{service}' || true; stat -c %a /etc/init.d/{service}")
+
+
+def eventually(fn, timeout=20.0, interval=0.3):
+    """fn()'s first truthy value within timeout (services starting, a boot finishing)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = fn()
+        except Exception:
+            value = None
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def wait_booted(*hosts, timeout=60.0):
+    for host in hosts:
+        assert eventually(lambda: sh(host, "cat /run/lab-init.state", check=False).strip() == "up", timeout), f"{host} did not finish booting"
