@@ -1,0 +1,293 @@
+"""C8 + C9: old and new exchange names and addresses, file by file, on both hosts.
+
+One mapping (fabfile/edit/identity.identity_mapping) holds every name AND
+every address of both hosts, applied in a single pass (swap_tokens), so that
+`itpass -> old-itpass` and `ika-itpass -> itpass` cannot chain.
+
+Zone files are swapped record by record (swap_zone), because a blind token
+swap is wrong there in two ways. (1) The A records need the address swap too:
+`itpass A .22` must become `old-itpass A .21`, otherwise old-itpass points at
+old's *before* address and V6 fails (the runbook's C9 only lists /etc/hosts and
+interfaces). (2) Names *referred to* in MX/NS/CNAME/SOA data mean a role, not a
+machine: `MX 10 itpass.` is the service, which is new after the swap, so it must
+stay; only names that disappear (`ika-itpass`) follow their machine. A reverse
+zone also needs its owners swapped (`22` <-> `21` under 109.30.133.in-addr.arpa.),
+which a token swap cannot see (swap_reverse_owners). Every changed zone file
+gets its SOA serial bumped and must pass named-checkzone before it is installed.
+
+A swap is its own inverse: run twice, it would swap back. So "already done"
+cannot be read from the text; it is read from the journal: a file whose
+current sha256 is the one C8 wrote is unchanged; a file back at the sha256
+C8 found (restored from its backup, or a reset lab) is swapped again; a file
+that is neither is refused, with the fix.
+
+The pure helpers at the top import no Fabric (unit-tested on strings).
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import re
+import shlex
+from dataclasses import dataclass
+
+from ..edit import line_body, split_lines_keepends
+from ..edit.identity import identity_mapping, swap_tokens
+from ..edit.zone import bump_serial
+
+STEP = "C8"
+
+
+# ---- pure helpers ---------------------------------------------------------
+
+
+def mapping_for(settings) -> dict[str, str]:
+    """The single-pass name+address mapping of hosts.toml's old and new."""
+    old, new = settings.by_role("old"), settings.by_role("new")
+    return identity_mapping(old.before.as_dict(), old.after.as_dict(), new.before.as_dict(), new.after.as_dict())
+
+
+def reverse_name(ip: str) -> str:
+    return ipaddress.ip_address(ip).reverse_pointer + "."
+
+
+def _absolute(name: str, origin: str | None) -> str | None:
+    if name == "@":
+        return origin
+    if name.endswith("."):
+        return name
+    return f"{name}.{origin}" if origin else None
+
+
+def _relative_or_absolute(target: str, origin: str | None, was_relative: bool) -> str:
+    if was_relative and origin and target.lower().endswith("." + origin.lower()):
+        return target[: -len(origin) - 1]
+    return target
+
+
+def swap_reverse_owners(text: str, mapping: dict[str, str], origin: str | None) -> str:
+    """Swap owner names that are reversed mapped IPv4 addresses (`21` <-> `22` in a .rev zone).
+
+    Only owners (a name in column 0) are touched; `$ORIGIN` lines are followed.
+    A line whose owner is relative while no origin is known stays as it is.
+    """
+    rev = {}
+    for source, target in mapping.items():
+        try:
+            if ipaddress.ip_address(source).version == 4 and ipaddress.ip_address(target).version == 4:
+                rev[reverse_name(source).lower()] = reverse_name(target)
+        except ValueError:
+            continue
+    if not rev:
+        return text
+    lines = split_lines_keepends(text)
+    for index, raw in enumerate(lines):
+        content, ending = line_body(raw)
+        if not content or content[0] in " \t;":
+            continue
+        first = content.split(None, 1)[0]
+        if first.upper() == "$ORIGIN":
+            rest = content.split(None, 2)
+            if len(rest) > 1:
+                origin = _absolute(rest[1].split(";")[0].strip(), origin) or origin
+            continue
+        if first.startswith("$"):
+            continue
+        absolute = _absolute(first, origin)
+        if absolute is None or absolute.lower() not in rev:
+            continue
+        target = _relative_or_absolute(rev[absolute.lower()], origin, not first.endswith(".") and first != "@")
+        lines[index] = target + content[len(first):] + ending
+    return "".join(lines)
+
+
+ADDRESS_TYPES = {"A", "AAAA", "PTR"}
+CLASSES = {"IN", "CH", "HS", "CS"}
+_TTL_TOKEN = re.compile(r"^\d+[smhdwSMHDW]?(?:\d+[smhdwSMHDW])*$")
+
+
+def reference_mapping(mapping: dict[str, str]) -> dict[str, str]:
+    """The part of the mapping for names *referred to* (MX, NS, CNAME, SOA data).
+
+    A name that still exists after the swap keeps meaning the same role:
+    `MX 10 itpass.` means the service, which is new afterwards, so it stays.
+    A name that disappears (`ika-itpass`) follows its machine. Addresses are
+    not references.
+    """
+    targets = set(mapping.values())
+    return {k: v for k, v in mapping.items() if k not in targets and not _IS_IP(k)}
+
+
+def _IS_IP(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        return False
+
+
+def _split_comment(content: str) -> tuple[str, str]:
+    quoted = False
+    for index, char in enumerate(content):
+        if char == '"':
+            quoted = not quoted
+        elif char == ";" and not quoted:
+            return content[:index], content[index:]
+    return content, ""
+
+
+def swap_zone(text: str, mapping: dict[str, str]) -> str:
+    """Swap a zone file record by record (see reference_mapping).
+
+    Owners and the data of A/AAAA/PTR records get the whole mapping (the
+    record `itpass A .22` becomes `old-itpass A .21`); the data of other
+    records only the names that disappear. Comments and directives stay.
+    """
+    reference = reference_mapping(mapping)
+    lines = split_lines_keepends(text)
+    depth, rtype = 0, None
+    for index, raw in enumerate(lines):
+        content, ending = line_body(raw)
+        code, comment = _split_comment(content)
+        if depth > 0:  # continuation of a record in parentheses
+            data_map = mapping if rtype in ADDRESS_TYPES else reference
+            new_code = swap_tokens(code, data_map)
+            depth += code.count("(") - code.count(")")
+        elif not code.strip() or code.lstrip().startswith("$"):
+            continue
+        else:
+            fields = list(re.finditer(r"\S+", code))
+            position = 0
+            owner = ""
+            if not code[0].isspace():
+                owner = fields[0].group()
+                position = 1
+            while position < len(fields) and (fields[position].group().upper() in CLASSES or _TTL_TOKEN.match(fields[position].group())):
+                position += 1
+            if position >= len(fields):
+                continue
+            rtype = fields[position].group().upper()
+            head_end = fields[position].end()
+            head, data = code[:head_end], code[head_end:]
+            if owner:
+                head = swap_tokens(owner, mapping) + head[len(owner):]
+            data = swap_tokens(data, mapping if rtype in ADDRESS_TYPES else reference)
+            new_code = head + data
+            depth = code.count("(") - code.count(")")
+        lines[index] = new_code + comment + ending
+    return "".join(lines)
+
+
+def swap_text(text: str, mapping: dict[str, str], *, zone: bool, origin: str | None = None, today: datetime.date | None = None) -> str:
+    """The swapped text; a zone file record-aware (swap_zone + reverse owners) with its serial bumped if changed."""
+    if not zone:
+        return swap_tokens(text, mapping)
+    after = swap_reverse_owners(swap_zone(text, mapping), mapping, origin)
+    if after != text:
+        after = bump_serial(after, today or datetime.date.today())
+    return after
+
+
+@dataclass
+class SwapState:
+    action: str          # "swap", "done" (already swapped), "conflict"
+    detail: str = ""
+
+
+def swap_state(records, alias: str, path: str, current_sha: str) -> SwapState:
+    """Decide from the journal whether `path` on `alias` still needs the swap (see module doc)."""
+    last = None
+    for record in records:
+        if (record.get("step") == STEP and record.get("event") == "change" and record.get("host") == alias
+                and record.get("path") == path and record.get("sha256_after")):
+            last = record
+    if last is None or current_sha == last.get("sha256_before"):
+        return SwapState("swap")
+    if current_sha == last["sha256_after"]:
+        return SwapState("done", f"swapped at {last.get('time', '?')}")
+    return SwapState(
+        "conflict",
+        f"{path} changed since C8 swapped it at {last.get('time', '?')} (backup {last.get('backup')}); "
+        f"a second swap would swap it back: check it by hand, or restore the backup and run again",
+    )
+
+
+def parse_grep(output: str) -> list[tuple[str, int, str]]:
+    """`grep -rnIwZ` output (file NUL line:text) -> [(file, line, text)]."""
+    hits = []
+    for raw in output.splitlines():
+        name, sep, rest = raw.partition("\0")
+        if not sep:
+            continue
+        number, _, text = rest.partition(":")
+        if number.isdigit():
+            hits.append((name, int(number), text))
+    return hits
+
+
+def leftover_command(directory: str, names: list[str], exclude: list[str]) -> str:
+    patterns = " ".join(f"-e {shlex.quote(n)}" for n in names)
+    excludes = " ".join(f"--exclude={shlex.quote(e)}" for e in exclude)
+    return f"grep -rnIwZ {excludes} {patterns} -- {shlex.quote(directory)}"
+
+
+# ---- the operation --------------------------------------------------------
+
+BACKUP_GLOBS = ["*.serverswap-*", ".*.serverswap-tmp"]
+
+
+def swap_host(step, host, mapping: dict[str, str]) -> list[str]:
+    """Swap every identity file on one host; returns the problems (files refused)."""
+    from ..remote import sha256
+    from .zones import CHECKZONE, host_today, read_named_conf, require_checkzone, zone_name
+
+    cfg = step.settings["identity"]
+    zone_files = set(cfg["zone_files"])
+    problems = []
+    named_conf = today = None
+    for path in cfg["files"]:
+        if not host.exists(path):
+            host.say(f"{path}: not on {host.alias}, skipped")
+            host.record("skipped", path=path, detail="missing on this host")
+            continue
+        state = swap_state(step.session.journal.records(), host.alias, path, sha256(host.read_bytes(path)))
+        if state.action == "done":
+            host.say(f"{path}: unchanged (already swapped: {state.detail})")
+            host.record("unchanged", path=path, detail="already swapped")
+            continue
+        if state.action == "conflict":
+            host.say(f"{path}: REFUSED: {state.detail}")
+            problems.append(f"{host.alias}:{state.detail}")
+            continue
+        if path not in zone_files:
+            host.edit(path, lambda t: swap_text(t, mapping, zone=False))
+            continue
+        if today is None:
+            require_checkzone(host)
+            named_conf, today = read_named_conf(step, host), host_today(host)
+        zone = zone_name(host.read_text(path), path, named_conf)
+        origin = zone if zone.endswith(".") else zone + "."
+        host.edit(path, lambda t, o=origin: swap_text(t, mapping, zone=True, origin=o, today=today),
+                  validate=f"{CHECKZONE} -q {shlex.quote(zone)} {{}}")
+    return problems
+
+
+def leftovers(step, host) -> list[tuple[str, int, str]]:
+    """grep -rIw for the leftover names under identity.leftover_search: a report, not a failure."""
+    cfg = step.settings["identity"]
+    if not cfg["leftover_names"]:
+        return []
+    result = host.probe(leftover_command(cfg["leftover_search"], cfg["leftover_names"], BACKUP_GLOBS))
+    if result.exited not in (0, 1):
+        host.say(f"leftover search: grep exit {result.exited}: {(result.stderr or '').strip().splitlines()[:1]}")
+    hits = parse_grep(result.stdout)
+    names = ", ".join(cfg["leftover_names"])
+    if not hits:
+        host.say(f"leftover search: no {names} under {cfg['leftover_search']}")
+    else:
+        host.say(f"leftover search: {len(hits)} line(s) with {names} under {cfg['leftover_search']} (check each):")
+        for name, number, text in hits:
+            host.say(f"  {name}:{number}: {text.strip()[:160]}")
+    step.note(f"leftover search on {host.alias}: {len(hits)} hit(s)", leftovers=[f"{n}:{i}" for n, i, _ in hits][:200])
+    return hits

@@ -1,0 +1,166 @@
+"""C10: restart networking on old and new, which moves each to its after address.
+
+Why both restarts are LAUNCHED before either host is checked. The two hosts
+exchange addresses. Whichever moves first takes an address the other still
+holds: old at .21 while new is still there. During that window the address is
+ambiguous (the operator's or router's ARP cache decides who gets a packet), so
+a check of old at its after address could reach new, and new could become
+unreachable (its address now answers from old) before its own restart was
+launched. So, per host, one at a time, old first:
+
+  1. pre-flight (nothing changed yet): the host still answers at its before
+     address with its before name, its files are swapped (C8/C9: /etc/hostname
+     holds the after name, an identity file holds the after address); the host
+     key of the current, verified connection is remembered. A failure here on
+     old stops before new is touched;
+  2. launch, detached: `nohup sh -c 'sleep S; RESTART; hostname -F /etc/hostname;
+     ping -c 2 OPERATOR' &`; the sleep lets the launch of the other host happen
+     while both are still reachable, the ping makes the host announce its new
+     address to the operator's side (ARP), which ends the ambiguity quickly;
+     a failed launch on old stops before new;
+  3. drop the connection, journal the host as swapped, and point the
+     operator's known_hosts line for its after address at the remembered key;
+then, one at a time, old first: reconnect at the after address (retrying up to
+network.reconnect_timeout) - the connection checks the host key against
+known_hosts - and the role guard checks the after hostname. A host that does
+not come back is journalled NOT swapped again (swapped=False), its new
+known_hosts line is removed, and it is reported; the other host is not touched.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from ..remote import Host, RemoteError
+from ..session import HostKeyError, fingerprint
+from . import knownhosts
+
+STEP = "C10"
+
+
+def launch_command(settings, operator_ip: str | None) -> str:
+    cfg = settings["network"]
+    inner = f"sleep {int(cfg['settle_seconds'])}; {cfg['restart']}; hostname -F /etc/hostname"
+    if operator_ip:
+        inner += f"; ping -c 2 -W 1 {shlex.quote(operator_ip)}"
+    return f"nohup sh -c {shlex.quote(inner)} >/dev/null 2>&1 &"
+
+
+def remote_key(host: Host):
+    return host.c.client.get_transport().get_remote_server_key()
+
+
+def preflight(step, host: Host) -> dict:
+    """Checks before anything moves; returns what the launch and the check need."""
+    spec = host.spec
+    hostname_file = host.read_text("/etc/hostname").strip()
+    if hostname_file != spec.after.hostname:
+        raise RemoteError(
+            f"{host.alias}: /etc/hostname says {hostname_file!r}, not {spec.after.hostname!r}: "
+            f"run phase2.swap-identity (C8+C9) first"
+        )
+    files = [p for p in step.settings["identity"]["files"] if p != "/etc/hostname"]
+    listing = " ".join(shlex.quote(p) for p in files)
+    if not host.check(f"grep -lwF -- {shlex.quote(spec.after.ip)} {listing} 2>/dev/null | grep -q ."):
+        raise RemoteError(
+            f"{host.alias}: no identity file holds its after address {spec.after.ip}: run phase2.swap-identity (C8+C9) first"
+        )
+    operator_ip = host.probe('echo "${SSH_CLIENT%% *}"').stdout.strip() or None
+    key = remote_key(host)
+    return {"key": key, "operator_ip": operator_ip}
+
+
+def known_hosts_name(spec) -> str:
+    return knownhosts.host_field_name(spec.after.ip, spec.port)
+
+
+def launch(step, host: Host, info: dict) -> None:
+    command = launch_command(step.settings, info["operator_ip"])
+    host.say(f"network restart, detached: {command}")
+    result = host.c.run(command, hide=True, warn=True, in_stream=False, dry=False, timeout=30)
+    if not result.ok:
+        raise RemoteError(f"{host.alias}: could not launch the network restart (exit {result.exited}); nothing moved")
+    host.record("change", detail=f"network restart launched ({step.settings['network']['restart']})")
+
+
+def mark(step, alias: str, swapped: bool, detail: str) -> None:
+    step.session.journal.write("note", host=alias, task=step.info.task_name, step=STEP, swapped=swapped, detail=detail)
+
+
+def point_known_hosts(step, spec, key) -> None:
+    path = step.settings["operator"]["known_hosts"]
+    name = known_hosts_name(spec)
+    changed = knownhosts.rewrite_file(path, lambda t: knownhosts.set_host_key(t, name, key.get_name(), key.get_base64()))
+    print(f"[{spec.alias}] {path}: {name} -> {key.get_name()} {fingerprint(key)}{'' if changed else ' (unchanged)'}",
+          file=step.session.out, flush=True)
+
+
+def forget_known_hosts(step, spec, key) -> None:
+    path = step.settings["operator"]["known_hosts"]
+    knownhosts.rewrite_file(path, lambda t: knownhosts.forget_host_key(t, known_hosts_name(spec), key.get_base64()))
+
+
+def verify(step, alias: str, key) -> Host:
+    """Reconnect at the after address; the host key (known_hosts) and the after name must match."""
+    session = step.session
+    host = session.reconnect(alias, timeout=step.settings["network"]["reconnect_timeout"])
+    host.task, host.step = step.info.task_name, STEP
+    seen = remote_key(host)
+    if seen.asbytes() != key.asbytes():  # known_hosts already enforces it; say it in plain words too
+        raise HostKeyError(f"{alias}: answered with host key {fingerprint(seen)}, expected {fingerprint(key)}")
+    session.guard(host, None, step.info.task_name)
+    return host
+
+
+def restart_all(step, aliases: list[str]) -> list[str]:
+    """The whole C10 (see the module doc). Returns the aliases that did not come back."""
+    session = step.session
+    todo, infos = [], {}
+    for alias in aliases:
+        if session.journal.swapped(alias):
+            host = step.on(alias)  # connects at the after address, checks key and after name
+            host.say(f"unchanged: already swapped, answers at {host.c.host} as {host.spec.after.hostname}")
+            host.record("unchanged", detail="already swapped")
+            continue
+        infos[alias] = preflight(step, step.on(alias))
+        todo.append(alias)
+    if step.dry:
+        for alias in todo:
+            spec = session.settings.host(alias)
+            session.host(alias).say(
+                f"dry run: would launch `{launch_command(step.settings, infos[alias]['operator_ip'])}`, "
+                f"point {step.settings['operator']['known_hosts']} at {known_hosts_name(spec)} -> "
+                f"{fingerprint(infos[alias]['key'])}, reconnect and expect {spec.after.hostname}"
+            )
+        return []
+    launched, error = [], None
+    for alias in todo:
+        try:
+            launch(step, session.host(alias), infos[alias])
+        except RemoteError as exc:  # on old: new is not touched; on new: old is moving, check it
+            error = exc
+            break
+        launched.append(alias)
+    for alias in launched:
+        spec = session.settings.host(alias)
+        session.drop(alias)
+        mark(step, alias, True, f"network restart launched: now {spec.after.ip} ({spec.after.hostname})")
+        point_known_hosts(step, spec, infos[alias]["key"])
+    failed = []
+    for alias in launched:
+        spec = session.settings.host(alias)
+        try:
+            host = verify(step, alias, infos[alias]["key"])
+        except RemoteError as exc:
+            session.drop(alias)
+            mark(step, alias, False, f"did not come back at {spec.after.ip}: {str(exc).splitlines()[0]}")
+            forget_known_hosts(step, spec, infos[alias]["key"])
+            print(f"[{alias}] FAILED: did not come back as {spec.after.hostname} at {spec.after.ip}: {exc}",
+                  file=session.out, flush=True)
+            failed.append(alias)
+            continue
+        host.say(f"back at {spec.after.ip} as {spec.after.hostname}, same host key {fingerprint(infos[alias]['key'])}")
+    if error is not None:
+        raise RemoteError(f"{error}; launched before it: {', '.join(launched) or 'none'}"
+                          f"{'; not back: ' + ', '.join(failed) if failed else ''}")
+    return failed
