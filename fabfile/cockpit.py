@@ -176,7 +176,7 @@ def latest_checks(records) -> list[dict]:
     latest: dict[tuple, dict] = {}
     for record in records:
         if record.get("event") == "check":
-            latest[(record.get("check") or record.get("step"), record.get("host"))] = record
+            latest[(record.get("check") or f"{record.get('step')} {record.get('task')}", record.get("host"))] = record
     return list(latest.values())
 
 
@@ -210,7 +210,7 @@ def status_lines(records: list[dict], infos: dict, settings=None) -> list[str]:
                 continue
             s = swapped[alias]
             lines.append(f"{alias}: {'SWAPPED' if s else 'not swapped'}, reached at {spec.address_for(s)} as {spec.hostname_for(s)}")
-    checks = latest_checks(records)
+    checks = [c for c in latest_checks(records) if c.get("ok") is not None]
     if checks:
         bad = [c for c in checks if not c.get("ok")]
         lines.append(f"checks: {len(checks) - len(bad)} OK, {len(bad)} FAIL" + (f" ({', '.join(c.get('check', '?') for c in bad[:3])})" if bad else ""))
@@ -349,7 +349,7 @@ def render_markdown(model: dict) -> str:
         out.append("| " + " | ".join(_md(x) for x in (c.get("time"), c.get("host"), c.get("step"), c.get("path") or "-", c.get("backup") or "-", c.get("detail") or "")) + " |")
     out += ["", "## Checks", "", "| check | host | expected | seen | result | time |", "|---|---|---|---|---|---|"]
     for c in model["checks"]:
-        out.append("| " + " | ".join(_md(x) for x in (c.get("check") or c.get("step"), c.get("host"), c.get("expected"), c.get("seen"), verdict(c), c.get("time"))) + " |")
+        out.append("| " + " | ".join(_md(x) for x in (c.get("check") or f"{c.get('step')} {c.get('task')}", c.get("host"), c.get("expected"), c.get("seen") or c.get("detail"), verdict(c), c.get("time"))) + " |")
     out += ["", "## Manual confirmations", "", "| item | answer | time | by |", "|---|---|---|---|"]
     for m in model["manual"]:
         out.append("| " + " | ".join(_md(x) for x in (m["item"], m["answer"], m["time"] or "-", m["user"] or "-")) + " |")
@@ -362,6 +362,8 @@ def verdict(check: dict) -> str:
         return "SKIP"
     if kind == "manual":
         return "MANUAL"
+    if check.get("ok") is None:
+        return "NOTE"          # a step's own "check" record without a verdict
     return "OK" if check.get("ok") else "FAIL"
 
 
@@ -427,7 +429,7 @@ def render_html(model: dict) -> str:
     parts.append('<h2>Checks</h2><table id="checks"><thead><tr><th>check</th><th>host</th><th>expected</th><th>seen</th><th>result</th><th>time</th></tr></thead><tbody>')
     for c in model["checks"]:
         v = verdict(c)
-        parts.append(row([e(c.get("check") or c.get("step") or ""), e(c.get("host") or ""), e(c.get("expected") or ""), e(c.get("seen") or ""),
+        parts.append(row([e(c.get("check") or f"{c.get('step')} {c.get('task')}"), e(c.get("host") or ""), e(c.get("expected") or ""), e(c.get("seen") or ""),
                           f'<span class="{v.lower()}">{v}</span>' + (f"<br><small>{e(c.get('detail'))}</small>" if c.get("detail") else ""),
                           e(clock(c.get("time")))], "check"))
     parts.append("</tbody></table>")

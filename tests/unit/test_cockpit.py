@@ -334,3 +334,11 @@ def test_rehearse_stops_when_a_phase_has_no_tasks(swap, monkeypatch, capsys):
     with pytest.raises(Exit):
         cockpit.rehearse(Context())
     assert "no default task for prep" in capsys.readouterr().err
+
+
+def test_a_steps_own_check_record_without_a_verdict_is_a_note():
+    records = [rec("10:00:00", "check", "S1", "phase1.check-resolver", "new", path="/etc/resolv.conf", detail="ok")]
+    model = cockpit.build_report(records)
+    assert [cockpit.verdict(c) for c in model["checks"]] == ["NOTE"]
+    assert "NOTE" in cockpit.render_markdown(model) and "S1 phase1.check-resolver" in cockpit.render_markdown(model)
+    assert not any(line.startswith("checks:") for line in cockpit.status_lines(records, {}))
