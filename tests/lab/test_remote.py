@@ -138,7 +138,8 @@ def test_unknown_host_key_is_refused(swap, tmp_path):
 def test_changed_host_key_is_refused(swap, tmp_path):
     wrong = tmp_path / "known_hosts"
     old_ip = swap.settings.host("old").address
-    new_line = next(l for l in open(swap.settings["operator"]["known_hosts"]) if l.startswith(swap.settings.host("new").address + " "))
+    new_address = swap.settings.host("new").address
+    new_line = next(l for l in open(swap.settings["operator"]["known_hosts"]) if new_address in l.split(" ")[0].split(","))
     wrong.write_text(old_ip + " " + new_line.split(" ", 1)[1])
     swap.settings.sections["operator"]["known_hosts"] = str(wrong)
     with pytest.raises(HostKeyError, match="CHANGED"):
