@@ -1,6 +1,7 @@
 """pytest fixtures for the lab (tests/conftest.py: pytest_plugins = ["lab.fixtures"]).
 
-- `lab` (session): brings the lab up once, takes it down at the end of the
+- `lab` (session): brings the lab up once, in its seeded state (a reset:
+  LAB_NO_RESET=1 keeps the roots as they are), takes it down at the end of the
   session; skips with the reason when the lab cannot run here (not root, no
   debootstrap, ...). Set LAB_KEEP=1 to leave it up after the session.
 - `fresh_lab` (function): the lab reset to its seeded state first.
@@ -26,7 +27,10 @@ def lab():
         build.require()
     except LabError as e:
         pytest.skip(f"lab unavailable: {e}")
-    api.up()
+    if os.environ.get("LAB_NO_RESET"):
+        api.up()
+    else:
+        api.reset()
     yield api
     if not os.environ.get("LAB_KEEP"):
         api.down()

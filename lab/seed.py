@@ -30,7 +30,7 @@ OLD_USERS = [
     ("visitor", 30000, False, "guest (outside the UID range)"),
 ]
 NEW_ONLY_USERS = [("chikuwa1", 1500, "build account 1"), ("chikuwa2", 1501, "build account 2")]
-CONFLICT_USER = ("morikawa", 2003, "Morikawa (another person, new's own)")
+CONFLICT_USER = ("morikawa", 2003, "Morikawa Ichiro (another person on new)")
 HOME_USERS = ["yasuda", "morikawa", "sugiyama", "kawahara", "odaka", "nishizawa",
               "itpass", "itpadmin", "tanaka"]
 FILES_PER_USER = 350   # x 9 users + specials: a few thousand files
