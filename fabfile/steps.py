@@ -122,10 +122,10 @@ def run_step(session, info: StepInfo, fn, c, *args, **kwargs):
         journal.write("start", host=alias, task=info.task_name, step=info.ids[0], dry=session.dry or None)
         result = fn(StepContext(session, info, host, c), *args, **kwargs)
     except (RemoteError, EditError, SettingsError) as exc:
-        journal.write("failed", host=alias, task=info.task_name, step=info.ids[0], detail=str(exc).splitlines()[0], duration=round(session_mod.time.monotonic() - timer, 3))
+        journal.write("failed", host=alias, task=info.task_name, step=info.ids[0], detail=str(exc).splitlines()[0], duration=round(session_mod.time.monotonic() - timer, 3), dry=session.dry or None)
         raise Exit(f"{step_id} failed: {exc}") from None
     except BaseException as exc:
-        journal.write("failed", host=alias, task=info.task_name, step=info.ids[0], detail=f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", duration=round(session_mod.time.monotonic() - timer, 3))
+        journal.write("failed", host=alias, task=info.task_name, step=info.ids[0], detail=f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", duration=round(session_mod.time.monotonic() - timer, 3), dry=session.dry or None)
         raise
     if not session.dry:
         journal.write("done", host=alias, task=info.task_name, step=info.ids[0], duration=round(session_mod.time.monotonic() - timer, 3))
@@ -149,7 +149,7 @@ def step_states(records) -> dict[str, dict]:
             changed.discard(key)
         elif event == "change":
             changed.add(key)
-        elif event in ("done", "failed") and key not in dry:
+        elif event in ("done", "failed") and key not in dry and not record.get("dry"):
             real.append(dict(record, changed=key in changed))
     return journal_mod.last_state(real)
 

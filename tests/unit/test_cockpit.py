@@ -342,3 +342,17 @@ def test_a_steps_own_check_record_without_a_verdict_is_a_note():
     assert [cockpit.verdict(c) for c in model["checks"]] == ["NOTE"]
     assert "NOTE" in cockpit.render_markdown(model) and "S1 phase1.check-resolver" in cockpit.render_markdown(model)
     assert not any(line.startswith("checks:") for line in cockpit.status_lines(records, {}))
+
+
+def test_a_dry_run_failing_before_its_start_is_not_a_failure(swap):
+    @step("C9", role="new", namespace="t", name="dry-breaks")
+    def breaks(s):
+        """C9 (new): stand-in."""
+
+    swap.dry = True
+    swap.host = lambda alias: (_ for _ in ()).throw(__import__("fabfile.remote").remote.RemoteError("new: cannot reach"))
+    with pytest.raises(Exit):
+        breaks(Context())
+    failed = [r for r in swap.journal.records() if r["event"] == "failed"]
+    assert failed and failed[0]["dry"] is True
+    assert "C9" not in step_states(swap.journal.records())
