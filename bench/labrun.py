@@ -1,0 +1,168 @@
+"""Running `fab` against the lab for the bench: a private hosts file and journal, wall time,
+peak memory of the `fab` process, and SSH logins counted from the lab hosts' own sshd logs.
+
+The bench never writes the lab's shared journal (lab/state/journal.jsonl):
+it runs the tasks with a copy of lab/hosts.toml whose journal and report
+directory live in the bench's work directory, so earlier runs by anybody
+cannot make a step "done, skipped" or a host "swapped".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from lab import api
+from lab import config as lab_config
+
+REPO = Path(__file__).resolve().parent.parent
+SSHD_LOG = "/var/log/sshd-bench.log"
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+def hosts_text(lab_text: str, lab_dir: Path, workdir: Path) -> str:
+    """lab/hosts.toml with journal, report_dir and known_hosts in `workdir`, the key absolute (pure)."""
+    def fix(match):
+        key, eq, value = match.group(1), match.group(2), match.group(3)
+        if key == "journal":
+            value = str(workdir / "journal.jsonl")
+        elif key == "report_dir":
+            value = str(workdir)
+        elif key == "known_hosts":   # C10 rewrites it: a private copy (Bench.fresh_known_hosts), never the lab's
+            value = str(workdir / "known_hosts")
+        elif value and not value.startswith("/"):
+            value = str((lab_dir / value).resolve())
+        return f'{key}{eq}"{value}"'
+    return re.sub(r'^(journal|known_hosts|report_dir|key)(\s*=\s*)"([^"]*)"', fix, lab_text, flags=re.M)
+
+
+class Bench:
+    """One bench run's work directory, hosts file and `fab` runner."""
+
+    def __init__(self, workdir: Path, log=print):
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.hosts_file = self.workdir / "hosts.toml"
+        self.hosts_file.write_text(hosts_text(api.hosts_file().read_text(), lab_config.LAB_DIR, self.workdir))
+        self.journal = self.workdir / "journal.jsonl"
+        self.log = log
+        self.runs: list[dict] = []
+        self.operator_ip = str(lab_config.BRIDGE_ADDR.ip)
+        from fabfile import settings as settings_mod
+        s = settings_mod.load(self.hosts_file)
+        if s["operator"]["journal"] != str(self.journal):
+            raise BenchError(f"bench hosts file {self.hosts_file} does not point the journal at {self.journal}")
+        self.settings = s
+        self.fresh_known_hosts()
+
+    def fresh_known_hosts(self) -> None:
+        """The lab's known_hosts (host keys survive resets) copied to the bench's own, after each reset."""
+        shutil.copyfile(lab_config.STATE_DIR / "known_hosts", self.workdir / "known_hosts")
+
+    def reset_lab(self) -> None:
+        """api.reset(), a fresh journal and known_hosts, sshd logging to a file on every host."""
+        t0 = time.monotonic()
+        api.reset()
+        self.reset_journal()
+        self.fresh_known_hosts()
+        self.enable_sshd_logs()
+        self.log(f"bench: lab reset in {time.monotonic() - t0:.1f} s")
+
+    # -- journal ---------------------------------------------------------
+    def records(self) -> list[dict]:
+        from fabfile.journal import read_records
+        return list(read_records(self.journal))
+
+    def reset_journal(self) -> None:
+        """A fresh lab is a fresh night: the journal of the previous lab state goes aside."""
+        if self.journal.exists():
+            n = len(list(self.workdir.glob("journal.*.jsonl")))
+            self.journal.rename(self.workdir / f"journal.{n}.jsonl")
+
+    # -- fab -------------------------------------------------------------
+    def env(self) -> dict:
+        env = dict(os.environ)
+        env.update({"SERVERSWAP_HOSTS": str(self.hosts_file), "SERVERSWAP_YES": "1", "PYTHONUNBUFFERED": "1"})
+        return env
+
+    def fab(self, *args: str, label: str | None = None, check: bool = True, count_logins: bool = True) -> dict:
+        """One `fab ARGS` process: wall time, exit code, peak RSS (os.wait4 of that child), sshd logins per host."""
+        label = label or " ".join(args)
+        out_path = self.workdir / f"fab-{len(self.runs):02d}-{re.sub(r'[^A-Za-z0-9.]+', '_', label)[:40]}.log"
+        before = self.logins() if count_logins else {}
+        first_record = len(self.records())
+        t0 = time.monotonic()
+        with open(out_path, "wb") as out:
+            proc = subprocess.Popen(["fab", *args], cwd=REPO, env=self.env(), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.monotonic() - t0
+        run = {"label": label, "args": list(args), "wall": round(wall, 3), "rc": proc.returncode,
+               "maxrss_kb": usage.ru_maxrss, "output": str(out_path)}
+        if count_logins:
+            after = self.logins()
+            run["logins"] = {h: after.get(h, 0) - before.get(h, 0) for h in after}
+        run["records"] = self.records()[first_record:]
+        self.runs.append(run)
+        self.log(f"bench: fab {label}: {wall:.2f} s, exit {proc.returncode}, peak RSS {usage.ru_maxrss / 1024:.0f} MiB")
+        if check and proc.returncode != 0:
+            tail = out_path.read_text(errors="replace").strip().splitlines()[-15:]
+            raise BenchError(f"fab {label} failed (exit {proc.returncode}); {out_path}:\n  " + "\n  ".join(tail))
+        return run
+
+    # -- sshd logs -------------------------------------------------------
+    def enable_sshd_logs(self) -> None:
+        """sshd -E SSHD_LOG on every lab host (via /etc/default/ssh, so restarts and reboots keep it)."""
+        for host in api.HOSTS:
+            api.exec(host, "sed -i '/^SSHD_OPTS=/d' /etc/default/ssh && "
+                           f"echo 'SSHD_OPTS=\"-E {SSHD_LOG}\"' >> /etc/default/ssh && "
+                           f": > {SSHD_LOG} && /etc/init.d/ssh restart >/dev/null")
+
+    def logins(self) -> dict:
+        """Accepted logins from the operator's address so far, per lab host (from its sshd log)."""
+        pattern = f"Accepted publickey for .* from {re.escape(self.operator_ip)} port"
+        out = {}
+        for host in api.HOSTS:
+            r = api.exec(host, f"grep -c {shlex.quote(pattern)} {SSHD_LOG} 2>/dev/null || true", check=False)
+            try:
+                out[host] = int((r.stdout.strip().splitlines() or ["0"])[-1])
+            except ValueError:
+                out[host] = 0
+        return out
+
+
+def exec_timed(host: str, command: str, *, input: str | None = None, timeout: float = 3600) -> tuple[float, str]:
+    """Run COMMAND inside HOST and time it there (date before/after), without nsenter's own start-up."""
+    wrapped = f"t0=$(date +%s.%N); ( {command} ); rc=$?; t1=$(date +%s.%N); echo \"BENCH-TIME $t0 $t1 $rc\" >&2; exit $rc"
+    r = api.exec(host, wrapped, input=input, check=False, timeout=timeout)
+    match = re.search(r"BENCH-TIME (\S+) (\S+) (\d+)", r.stderr)
+    if not match or match.group(3) != "0":
+        raise BenchError(f"{host}: `{command[:120]}` failed: {(r.stderr or r.stdout).strip()[-400:]}")
+    return float(match.group(2)) - float(match.group(1)), r.stdout
+
+
+def versions(ansible_version: str | None = None) -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0]}
+    for name in ("fabric", "invoke", "paramiko"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    try:
+        first = api.exec("old", "rsync --version | head -1", check=False).stdout.split()
+        out["rsync"] = first[2] if len(first) > 2 else None
+    except Exception:  # noqa: BLE001 - a version is nice to have
+        out["rsync"] = None
+    out["ansible-core"] = ansible_version
+    return out
