@@ -30,6 +30,7 @@ known_hosts line is removed, and it is reported; the other host is not touched.
 from __future__ import annotations
 
 import shlex
+import time
 
 from ..remote import Host, RemoteError
 from ..session import HostKeyError, fingerprint
@@ -74,6 +75,12 @@ def known_hosts_name(spec) -> str:
     return knownhosts.host_field_name(spec.after.ip, spec.port)
 
 
+def known_hosts_names(spec) -> list[str]:
+    """The after address first, then the after names: all now belong to this host's key."""
+    names = [spec.after.ip, spec.after.fqdn, spec.after.hostname]
+    return [knownhosts.host_field_name(n, spec.port) for n in dict.fromkeys(n for n in names if n)]
+
+
 def launch(step, host: Host, info: dict) -> None:
     command = launch_command(step.settings, info["operator_ip"])
     host.say(f"network restart, detached: {command}")
@@ -89,27 +96,57 @@ def mark(step, alias: str, swapped: bool, detail: str) -> None:
 
 def point_known_hosts(step, spec, key) -> None:
     path = step.settings["operator"]["known_hosts"]
-    name = known_hosts_name(spec)
-    changed = knownhosts.rewrite_file(path, lambda t: knownhosts.set_host_key(t, name, key.get_name(), key.get_base64()))
-    print(f"[{spec.alias}] {path}: {name} -> {key.get_name()} {fingerprint(key)}{'' if changed else ' (unchanged)'}",
+    names = known_hosts_names(spec)
+
+    def transform(text):
+        for name in names:
+            text = knownhosts.set_host_key(text, name, key.get_name(), key.get_base64())
+        return text
+
+    changed = knownhosts.rewrite_file(path, transform)
+    print(f"[{spec.alias}] {path}: {', '.join(names)} -> {key.get_name()} {fingerprint(key)}{'' if changed else ' (unchanged)'}",
           file=step.session.out, flush=True)
 
 
 def forget_known_hosts(step, spec, key) -> None:
     path = step.settings["operator"]["known_hosts"]
-    knownhosts.rewrite_file(path, lambda t: knownhosts.forget_host_key(t, known_hosts_name(spec), key.get_base64()))
+
+    def transform(text):
+        for name in known_hosts_names(spec):
+            text = knownhosts.forget_host_key(text, name, key.get_base64())
+        return text
+
+    knownhosts.rewrite_file(path, transform)
 
 
 def verify(step, alias: str, key) -> Host:
-    """Reconnect at the after address; the host key (known_hosts) and the after name must match."""
+    """Reconnect at the after address until it is the right machine: same host key, after name.
+
+    Every failure is retried with a fresh connection until network.reconnect_timeout,
+    a host key mismatch included: while the two hosts swap, an address can
+    briefly answer from the other machine (it still holds it, or an ARP cache
+    still points at it).
+    """
     session = step.session
-    host = session.reconnect(alias, timeout=step.settings["network"]["reconnect_timeout"])
-    host.task, host.step = step.info.task_name, STEP
-    seen = remote_key(host)
-    if seen.asbytes() != key.asbytes():  # known_hosts already enforces it; say it in plain words too
-        raise HostKeyError(f"{alias}: answered with host key {fingerprint(seen)}, expected {fingerprint(key)}")
-    session.guard(host, None, step.info.task_name)
-    return host
+    spec = session.settings.host(alias)
+    timeout = step.settings["network"]["reconnect_timeout"]
+    deadline = time.monotonic() + timeout
+    while True:
+        session.drop(alias)
+        try:
+            host = session.host(alias)
+            host.task, host.step = step.info.task_name, STEP
+            seen = remote_key(host)
+            if seen.asbytes() != key.asbytes():  # known_hosts already enforces it; say it in plain words too
+                raise HostKeyError(f"{alias}: {spec.after.ip} answered with host key {fingerprint(seen)}, expected {fingerprint(key)}")
+            session.guard(host, None, step.info.task_name)
+            return host
+        except RemoteError as exc:
+            if time.monotonic() > deadline:
+                session.drop(alias)
+                raise RemoteError(f"{alias}: not back as {spec.after.hostname} at {spec.after.ip} within {timeout} s "
+                                  f"(last: {str(exc).splitlines()[0]})") from None
+            time.sleep(1)
 
 
 def restart_all(step, aliases: list[str]) -> list[str]:
@@ -146,6 +183,8 @@ def restart_all(step, aliases: list[str]) -> list[str]:
         session.drop(alias)
         mark(step, alias, True, f"network restart launched: now {spec.after.ip} ({spec.after.hostname})")
         point_known_hosts(step, spec, infos[alias]["key"])
+    if launched:
+        time.sleep(step.settings["network"]["settle_seconds"] + 1)  # the restarts start after this
     failed = []
     for alias in launched:
         spec = session.settings.host(alias)

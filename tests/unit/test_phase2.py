@@ -255,3 +255,19 @@ def test_launch_is_detached_and_sets_the_hostname(seed_settings):
 def test_known_hosts_name_is_the_after_address(seed_settings):
     assert network.known_hosts_name(seed_settings.by_role("old")) == "133.30.109.21"
     assert network.known_hosts_name(seed_settings.by_role("new")) == "133.30.109.22"
+
+
+def test_known_hosts_names_follow_the_swap(seed_settings):
+    old, new = seed_settings.by_role("old"), seed_settings.by_role("new")
+    assert network.known_hosts_names(old) == ["133.30.109.21", "old-itpass.scitec.kobe-u.ac.jp", "old-itpass"]
+    assert network.known_hosts_names(new) == ["133.30.109.22", "itpass.scitec.kobe-u.ac.jp", "itpass"]
+    text = (f"133.30.109.22,itpass.scitec.kobe-u.ac.jp,itpass ssh-ed25519 {K_OLD}\n"
+            f"133.30.109.21,ika-itpass,new-itpass ssh-ed25519 {K_NEW}\n")
+    for spec, key in ((old, K_OLD), (new, K_NEW)):
+        for name in network.known_hosts_names(spec):
+            text = knownhosts.set_host_key(text, name, "ssh-ed25519", key)
+    assert knownhosts.entries_for(text, "itpass") == [("ssh-ed25519", K_NEW)]
+    assert knownhosts.entries_for(text, "133.30.109.21") == [("ssh-ed25519", K_OLD)]
+    assert knownhosts.entries_for(text, "old-itpass.scitec.kobe-u.ac.jp") == [("ssh-ed25519", K_OLD)]
+    assert knownhosts.entries_for(text, "new-itpass") == [("ssh-ed25519", K_NEW)]
+    assert knownhosts.entries_for(text, "133.30.109.22") == [("ssh-ed25519", K_NEW)]
