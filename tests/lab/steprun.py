@@ -20,28 +20,36 @@ class Run:
     def __init__(self, output: str, session):
         self.output, self.session = output, session
 
+    def records(self):
+        """This run's journal records (the journal file may hold earlier runs)."""
+        return [r for r in self.session.journal.records() if r.get("run") == self.session.journal.run_id]
+
     @property
     def events(self):
-        return [(r.get("step"), r["event"]) for r in self.session.journal.records()]
+        return [(r.get("step"), r["event"]) for r in self.records()]
 
     def changes(self):
-        return [r for r in self.session.journal.records() if r["event"] == "change"]
+        return [r for r in self.records() if r["event"] == "change"]
 
 
-def settings(journal, **overrides):
+def settings(journal, hosts=None, **overrides):
+    import dataclasses
+
     import lab.api as api
 
     s = settings_mod.load(api.hosts_file())
     s.sections["operator"]["journal"] = str(journal)
     for section, values in overrides.items():
         s.sections[section].update(values)
+    for alias, fields in (hosts or {}).items():
+        s.hosts[alias] = dataclasses.replace(s.hosts[alias], **fields)
     return s
 
 
-def run(task, journal, *, dry=False, overrides=None, **kwargs) -> Run:
+def run(task, journal, *, dry=False, overrides=None, hosts=None, yes=True, **kwargs) -> Run:
     """One `fab [--dry] task --yes` in-process; returns its output and the session (journal)."""
     out = io.StringIO()
-    session = session_mod.Session(settings(journal, **(overrides or {})), dry=dry, out=out, assume_yes=True)
+    session = session_mod.Session(settings(journal, hosts, **(overrides or {})), dry=dry, out=out, assume_yes=yes)
     session_mod.set_current(session)
     try:
         task(Context(), **kwargs)
