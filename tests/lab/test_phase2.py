@@ -279,3 +279,35 @@ def test_c10_one_host_not_coming_back_is_reported_and_the_other_stays(lab, tmp_p
     kh = night.known_hosts.read_text()
     new_key = sh("new", "cut -d' ' -f2 /etc/ssh/ssh_host_ed25519_key.pub").strip()
     assert f"198.18.0.22 ssh-ed25519 {new_key}" not in kh
+
+
+def test_phase2_stopping_at_c3_still_closes_root_login(lab, tmp_path):
+    lab.reset(conflict=True)
+    wait_booted("old", "new")
+    night = Night(tmp_path, lab)
+    sshd_before = hashes("new", ["/etc/ssh/sshd_config"])
+    ak_before = hashes("old", [AK, AK_BK])
+    with pytest.raises(Exception) as info:
+        night.run(phase2.all_steps)
+    assert "phase2 stopped at phase2.merge-accounts" in str(info.value)
+    r_journal = night.journal.read_text()
+    assert '"step": "C1", "event": "done"' in r_journal and '"step": "C5", "event": "done"' in r_journal
+    assert hashes("new", ["/etc/ssh/sshd_config"]) == sshd_before          # C5 ran in the finally
+    assert sh("new", "ls /var/spool/cron/crontabs").split() == ["chikuwa1", "itpass", "kawahara", "yasuda"]  # C2 done
+    assert hashes("old", [AK, AK_BK]) == ak_before                          # nothing after C5 ran
+
+
+def test_phase2_whole_phase(lab, tmp_path):
+    lab.reset()
+    wait_booted("old", "new")
+    night = Night(tmp_path, lab)
+    sshd_before = hashes("new", ["/etc/ssh/sshd_config"])
+    r = night.run(phase2.all_steps)
+    assert lab.address("old") == "198.18.0.21" and lab.address("new") == "198.18.0.22"
+    assert sh("old", "hostname").strip() == "old-itpass" and sh("new", "hostname").strip() == "itpass"
+    assert hashes("new", ["/etc/ssh/sshd_config"]) == sshd_before
+    assert sh("old", f"ls {AK_BK}").strip() == AK_BK and sh("old", f"ls {AK}", check=False) == ""
+    assert sh("new", "getent passwd yasuda").startswith("yasuda:x:1002:")
+    assert sh("new", f"sha256sum < {POP}") == sh("old", f"sha256sum < {POP}")
+    states = [(x["step"], x["event"]) for x in r.session.journal.records() if x.get("event") == "done"]
+    assert [s for s, _ in states] == ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C10", "C1-C10"]
