@@ -376,3 +376,10 @@ def test_table_has_one_row_per_check_and_a_verdict():
     assert any(line.startswith("V2 pop") and line.endswith("SKIP") for line in lines)
     assert "V5 smtp (old): still accepts" in text
     assert text.endswith("3 check(s), 1 FAIL")
+
+
+def test_list_delivery_with_a_refused_login_fails(mail):
+    pop, smtp = mail
+    r = ck.list_delivery(LOCAL, "itpass-ml@itpass.example", "yasuda@itpass.example", pop_address=LOCAL, member_secret="wrong",
+                         wait=0.5, smtp_port=smtp, pop_port=pop, interval=0.1)
+    assert not r.ok and "POP refused" in r.reason
