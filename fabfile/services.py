@@ -162,6 +162,8 @@ def ensure_running(host: Host, service: str) -> bool:
         host.say(f"{service}: running, unchanged")
         return False
     svc.start(service)
+    if not host.dry:
+        host.say(f"{service}: started")
     return True
 
 
@@ -171,6 +173,8 @@ def ensure_stopped(host: Host, service: str) -> bool:
         host.say(f"{service}: stopped, unchanged")
         return False
     svc.stop(service)
+    if not host.dry:
+        host.say(f"{service}: stopped")
     return True
 
 
@@ -180,4 +184,6 @@ def ensure_enabled(host: Host, service: str, enabled: bool = True) -> bool:
         host.say(f"{service}: {'on' if enabled else 'off'} at boot, unchanged")
         return False
     (svc.enable if enabled else svc.disable)(service)
+    if not host.dry:
+        host.say(f"{service}: {'on' if enabled else 'off'} at boot now")
     return True

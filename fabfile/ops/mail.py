@@ -36,12 +36,16 @@ def qmail_running_after(step, host: Host, changed: bool) -> str:
     svc = services_of(host)
     if not svc.is_running(service):
         svc.start(service)
-        return "started"
-    if changed:
+        done = "started"
+    elif changed:
         svc.restart(service)
-        return "restarted"
-    host.say(f"{service}: running, control files unchanged: unchanged")
-    return "unchanged"
+        done = "restarted"
+    else:
+        host.say(f"{service}: running, control files unchanged: unchanged")
+        return "unchanged"
+    if not host.dry:
+        host.say(f"{service}: {done}")
+    return done
 
 
 def showctl(step, host: Host) -> str:

@@ -199,6 +199,8 @@ def reload_bind(step, host: Host, *, restart: bool = False) -> bool:
         svc.restart(service)
     if not host.dry and not svc.is_running(service):
         raise RemoteError(f"{host.alias}: {service} is not running after the reload; see its log (named-checkconf, syslog)")
+    if not host.dry:
+        host.say(f"{service}: reloaded the zones")
     return True
 
 
