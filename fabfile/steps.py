@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import sys
 
 from fabric import Connection, task
@@ -173,6 +174,10 @@ def still_in_place(step_id: str, states: dict[str, dict]) -> bool:
     )
 
 
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0", "no")
+
+
 def _ask_step(name: str) -> str:
     """--step: yes / no / continue (without asking again), as ansible-playbook --step."""
     while True:
@@ -188,12 +193,14 @@ def run_sequence(c, tasks, label: str, *, force: bool | None = None, step: bool 
     """Run steps in runbook order; stop at the first failure and say what was and was not done.
 
     Resume: a step the journal shows done (in this run or an earlier one),
-    whose change is still in place (see `still_in_place`), is skipped unless `force`; `step` asks before each step. Both default to the
-    session's `force` / `step_mode` (set by `fab rehearse --force/--step`).
+    whose change is still in place (see `still_in_place`), is skipped unless
+    `force`; `step` asks before each step. Both default to the session's
+    `force` / `step_mode` (set by `fab rehearse --force/--step`), else to
+    $SERVERSWAP_FORCE / $SERVERSWAP_STEP (`SERVERSWAP_FORCE=1 fab phase2`).
     """
     session = session_mod.current(getattr(c, "config", None))
-    force = getattr(session, "force", False) if force is None else force
-    asking = getattr(session, "step_mode", False) if step is None else step
+    force = getattr(session, "force", False) or _env_flag("SERVERSWAP_FORCE") if force is None else force
+    asking = getattr(session, "step_mode", False) or _env_flag("SERVERSWAP_STEP") if step is None else step
     states = step_states(session.journal.records())
     done, skipped = [], []
 

@@ -356,3 +356,11 @@ def test_a_dry_run_failing_before_its_start_is_not_a_failure(swap):
     failed = [r for r in swap.journal.records() if r["event"] == "failed"]
     assert failed and failed[0]["dry"] is True
     assert "C9" not in step_states(swap.journal.records())
+
+
+def test_force_from_the_environment(swap, monkeypatch):
+    run_sequence(Context(), SEQ, "t")
+    CALLS.clear()
+    monkeypatch.setenv("SERVERSWAP_FORCE", "1")
+    run_sequence(Context(), SEQ, "t")
+    assert [c[0] for c in CALLS] == ["S1", "C2", "C3"]
