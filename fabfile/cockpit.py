@@ -13,6 +13,7 @@ change is still in place, is skipped unless --force; see steps.still_in_place.
 from __future__ import annotations
 
 import html
+import inspect
 import os
 import re
 import sys
@@ -521,10 +522,13 @@ def report(c):
 
 
 @task
-def rehearse(c, yes=False, force=False, step=False, hosts=None):
-    """Rehearse (old, new, backup): prep through phase4 in runbook order on the hosts file's hosts, then the report."""
-    if hosts:
-        os.environ["SERVERSWAP_HOSTS"] = str(Path(hosts).resolve())
+def rehearse(c, yes=False, force=False, step=False, reboot=True, hosts_file=None):
+    """Rehearse (old, new, backup): prep through phase4 in runbook order on the hosts file's hosts, then the report.
+
+    --no-reboot leaves out D5 (the reboot of old); --hosts-file FILE instead of $SERVERSWAP_HOSTS.
+    """
+    if hosts_file:
+        os.environ["SERVERSWAP_HOSTS"] = str(Path(hosts_file).resolve())
         session = session_mod.current(getattr(c, "config", None), reset=True)
     else:
         session = _session(c)
@@ -541,8 +545,10 @@ def rehearse(c, yes=False, force=False, step=False, hosts=None):
             failure = (name, f"no default task for {name} (fabfile/{name}.py missing or without default)")
             break
         print(f"\n==== {name}", file=session.out, flush=True)
+        accepts = inspect.signature(phase_task.body).parameters
+        kwargs = {k: v for k, v in (("yes", yes), ("reboot", reboot)) if k in accepts}
         try:
-            phase_task(c)
+            phase_task(c, **kwargs)
         except Exit as exc:
             failure = (name, getattr(exc, "message", None) or str(exc))
             break

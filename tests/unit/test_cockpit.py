@@ -303,13 +303,14 @@ def test_report_task_writes_html_and_markdown(swap, tmp_path):
 # -- rehearse ------------------------------------------------------------------------------------
 
 def test_rehearse_runs_phases_in_order_stops_at_failure_and_writes_the_report(swap, monkeypatch, capsys):
-    ran = []
+    ran, reboots = [], []
 
     def phase(name, fail=False):
         @step(f"{name}-all", role=None, namespace=name, name="all", default=True)
-        def all_(s):
+        def all_(s, reboot=False):
             """stand-in phase."""
             ran.append(name)
+            reboots.append(reboot)
             if fail:
                 from fabfile.remote import RemoteError
 
@@ -322,6 +323,7 @@ def test_rehearse_runs_phases_in_order_stops_at_failure_and_writes_the_report(sw
     with pytest.raises(Exit):
         cockpit.rehearse(Context(), yes=True, force=True)
     assert ran == ["prep", "phase0", "phase1"]
+    assert reboots == [True, True, True]           # the full rehearsal includes D5 (--no-reboot leaves it out)
     assert swap.force is True and swap.assume_yes is True
     err = capsys.readouterr().err
     assert "rehearsal stopped in phase1" in err and "phases done: prep, phase0" in err and "not done: phase1, phase2, phase3, phase4" in err
