@@ -72,10 +72,10 @@ def playbook(settings, zones: dict[str, str], ssh_probe: str) -> str:
       notify: reload bind
     - name: Z1 bump the SOA serial where the TTL changed
       vars:
-        serial: "{{{{ (item.item.content | b64decode | regex_search('([0-9]+)\\\\s*;\\\\s*serial', '\\\\1')) | first }}}}"
+        serial: "{{{{ (item.item.content | b64decode | regex_search('SOA\\\\s+\\\\S+\\\\s+\\\\S+\\\\s*\\\\(?\\\\s*([0-9]+)', '\\\\1')) | first }}}}"
       replace:
         path: "{{{{ item.item.item.file }}}}"
-        regexp: '(\\s){{{{ serial }}}}(\\s*;\\s*serial)'
+        regexp: '(SOA\\s+\\S+\\s+\\S+\\s*\\(?\\s*){{{{ serial }}}}(\\s)'
         replace: '\\g<1>{{{{ serial | int + 1 }}}}\\g<2>'
         backup: true
         validate: "named-checkzone {{{{ item.item.item.zone }}}} %s"
