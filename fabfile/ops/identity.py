@@ -240,12 +240,13 @@ BACKUP_GLOBS = ["*.serverswap-*", ".*.serverswap-tmp"]
 def swap_host(step, host, mapping: dict[str, str]) -> list[str]:
     """Swap every identity file on one host; returns the problems (files refused)."""
     from ..remote import sha256
-    from .zones import CHECKZONE, host_today, read_named_conf, require_checkzone, zone_name
+    from .zones import CHECKZONE, host_today, read_named_conf, reload_bind, require_checkzone, zone_name
 
     cfg = step.settings["identity"]
     zone_files = set(cfg["zone_files"])
     problems = []
     named_conf = today = None
+    zones_changed = False
     for path in cfg["files"]:
         if not host.exists(path):
             host.say(f"{path}: not on {host.alias}, skipped")
@@ -268,8 +269,11 @@ def swap_host(step, host, mapping: dict[str, str]) -> list[str]:
             named_conf, today = read_named_conf(step, host), host_today(host)
         zone = zone_name(host.read_text(path), path, named_conf)
         origin = zone if zone.endswith(".") else zone + "."
-        host.edit(path, lambda t, o=origin: swap_text(t, mapping, zone=True, origin=o, today=today),
-                  validate=f"{CHECKZONE} -q {shlex.quote(zone)} {{}}")
+        result = host.edit(path, lambda t, o=origin: swap_text(t, mapping, zone=True, origin=o, today=today),
+                           validate=f"{CHECKZONE} -q {shlex.quote(zone)} {{}}")
+        zones_changed = zones_changed or result.changed
+    if zones_changed:
+        reload_bind(step, host)  # else BIND keeps answering the names of before the swap (V6)
     return problems
 
 
