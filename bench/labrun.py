@@ -95,25 +95,32 @@ class Bench:
         return env
 
     def fab(self, *args: str, label: str | None = None, check: bool = True, count_logins: bool = True) -> dict:
-        """One `fab ARGS` process: wall time, exit code, peak RSS (os.wait4 of that child), sshd logins per host."""
+        """One `fab ARGS` process: wall time, exit code, peak RSS (/usr/bin/time), sshd logins per host."""
         label = label or " ".join(args)
         out_path = self.workdir / f"fab-{len(self.runs):02d}-{re.sub(r'[^A-Za-z0-9.]+', '_', label)[:40]}.log"
-        before = self.logins() if count_logins else {}
+        before = self.login_lines() if count_logins else {}
         first_record = len(self.records())
         t0 = time.monotonic()
+        rss_path = out_path.with_suffix(".maxrss")
+        # Peak RSS through /usr/bin/time: a child forked from this (large) Python process would
+        # inherit its RSS high-water mark, and os.wait4 / RUSAGE_CHILDREN would report ours.
         with open(out_path, "wb") as out:
-            proc = subprocess.Popen(["fab", *args], cwd=REPO, env=self.env(), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-            _, status, usage = os.wait4(proc.pid, 0)
-            proc.returncode = os.waitstatus_to_exitcode(status)
+            proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(rss_path), "fab", *args], cwd=REPO, env=self.env(),
+                                  stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
         wall = time.monotonic() - t0
+        try:
+            maxrss = int(rss_path.read_text().split()[-1])
+        except (OSError, ValueError, IndexError):
+            maxrss = None
         run = {"label": label, "args": list(args), "wall": round(wall, 3), "rc": proc.returncode,
-               "maxrss_kb": usage.ru_maxrss, "output": str(out_path)}
+               "maxrss_kb": maxrss, "output": str(out_path)}
         if count_logins:
-            after = self.logins()
-            run["logins"] = {h: after.get(h, 0) - before.get(h, 0) for h in after}
+            after = self.login_lines()
+            run["logins"] = {h: len(after[h]) - len(before.get(h, [])) for h in after}
+            run["login_lines"] = {h: after[h][len(before.get(h, [])):] for h in after if len(after[h]) > len(before.get(h, []))}
         run["records"] = self.records()[first_record:]
         self.runs.append(run)
-        self.log(f"bench: fab {label}: {wall:.2f} s, exit {proc.returncode}, peak RSS {usage.ru_maxrss / 1024:.0f} MiB")
+        self.log(f"bench: fab {label}: {wall:.2f} s, exit {proc.returncode}, peak RSS {(maxrss or 0) / 1024:.0f} MiB")
         if check and proc.returncode != 0:
             tail = out_path.read_text(errors="replace").strip().splitlines()[-15:]
             raise BenchError(f"fab {label} failed (exit {proc.returncode}); {out_path}:\n  " + "\n  ".join(tail))
@@ -127,17 +134,17 @@ class Bench:
                            f"echo 'SSHD_OPTS=\"-E {SSHD_LOG}\"' >> /etc/default/ssh && "
                            f": > {SSHD_LOG} && /etc/init.d/ssh restart >/dev/null")
 
-    def logins(self) -> dict:
-        """Accepted logins from the operator's address so far, per lab host (from its sshd log)."""
+    def login_lines(self) -> dict[str, list[str]]:
+        """Accepted logins from the operator's address so far, per lab host (lines of its sshd log)."""
         pattern = f"Accepted publickey for .* from {re.escape(self.operator_ip)} port"
         out = {}
         for host in api.HOSTS:
-            r = api.exec(host, f"grep -c {shlex.quote(pattern)} {SSHD_LOG} 2>/dev/null || true", check=False)
-            try:
-                out[host] = int((r.stdout.strip().splitlines() or ["0"])[-1])
-            except ValueError:
-                out[host] = 0
+            r = api.exec(host, f"grep {shlex.quote(pattern)} {SSHD_LOG} 2>/dev/null || true", check=False)
+            out[host] = [line.split(": ", 1)[-1][:90] for line in r.stdout.splitlines() if line.strip()]
         return out
+
+    def logins(self) -> dict:
+        return {h: len(lines) for h, lines in self.login_lines().items()}
 
 
 def exec_timed(host: str, command: str, *, input: str | None = None, timeout: float = 3600) -> tuple[float, str]:

@@ -102,7 +102,7 @@ def connection_rows(m: dict) -> list[tuple]:
 def scale_rows(m: dict) -> list[tuple]:
     points = m.get("points", [])
     rows = [("scale", f"P2 dry-run summary, {p['files']:,} files: wall / peak RSS of fab",
-             f"{secs(p.get('wall'))} / {p.get('maxrss_kb', 0) / 1024:.1f} MiB", "", "", "", "") for p in points]
+             f"{secs(p.get('wall'))} / {(p.get('maxrss_kb') or 0) / 1024:.1f} MiB", "", "", "", "") for p in points]
     if len(points) >= 2 and points[0].get("maxrss_kb") and points[-1].get("maxrss_kb"):
         r = points[-1]["maxrss_kb"] / points[0]["maxrss_kb"]
         rows.append(("scale", f"peak RSS at {points[-1]['files']:,} / at {points[0]['files']:,} files", "", "",
