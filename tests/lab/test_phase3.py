@@ -155,3 +155,38 @@ def test_phase3_default_after_all_steps_is_unchanged(fresh, tmp_path):
     r = run(phase3.all_, tmp_path / "j")
     assert r.changes() == []
     assert [e for e in r.events if e[1] == "done"][-1] == ("D1-N3", "done")
+
+
+ETCH_STYLE = """#!/bin/sh
+# an init script of the etch era: no status action
+NAME=labsleeper
+DAEMON=/usr/local/bin/$NAME
+case "$1" in
+  start) start-stop-daemon --start --quiet --background --exec $DAEMON -- 600 ;;
+  stop) start-stop-daemon --stop --quiet --oknodo --exec $DAEMON ;;
+  *) echo "Usage: /etc/init.d/labsleeper {start|stop}"; exit 1 ;;
+esac
+exit 0
+"""
+
+
+def test_sysv_without_status_falls_back_to_pidof_of_its_daemon(fresh, tmp_path):
+    from steprun import settings
+
+    from fabfile.services import services_of
+    from fabfile.session import Session
+
+    fresh.exec("old", "cp /bin/sleep /usr/local/bin/labsleeper && cat > /etc/init.d/labsleeper && chmod 755 /etc/init.d/labsleeper",
+               input=ETCH_STYLE)
+    session = Session(settings(tmp_path / "j"))
+    try:
+        svc = services_of(session.host("old"))
+        assert svc.name == "sysvinit" and not svc.is_running("labsleeper")
+        sh("old", "/etc/init.d/labsleeper start")
+        assert eventually(lambda: svc.is_running("labsleeper"))
+        assert sh("old", "/etc/init.d/labsleeper status; echo rc=$?", check=False).endswith("rc=1\n")  # what `status` would have said
+        sh("old", "/etc/init.d/labsleeper stop")
+        assert eventually(lambda: not svc.is_running("labsleeper"))
+    finally:
+        session.close()
+        sh("old", "/etc/init.d/labsleeper stop; rm -f /etc/init.d/labsleeper /usr/local/bin/labsleeper", check=False)
