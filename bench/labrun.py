@@ -140,7 +140,7 @@ class Bench:
         out = {}
         for host in api.HOSTS:
             r = api.exec(host, f"grep {shlex.quote(pattern)} {SSHD_LOG} 2>/dev/null || true", check=False)
-            out[host] = [line.split(": ", 1)[-1][:90] for line in r.stdout.splitlines() if line.strip()]
+            out[host] = [line[line.find("Accepted"):].split(" ssh2")[0] for line in r.stdout.splitlines() if line.strip()]
         return out
 
     def logins(self) -> dict:
