@@ -26,7 +26,7 @@ from invoke.exceptions import Exit
 
 from . import PHASES
 from . import session as session_mod
-from .steps import STEPS, step_states
+from .steps import step_states
 
 # The runbook's step IDs in its order (shared/runbook.md), with a short title.
 RUNBOOK = [

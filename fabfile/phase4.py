@@ -183,7 +183,7 @@ def check(c):
 def _ask(item: str) -> str:
     while True:
         try:
-            answer = input(f"  done and working? [y/n/s(kip)] ").strip().lower()
+            answer = input("  done and working? [y/n/s(kip)] ").strip().lower()
         except (EOFError, OSError):
             return "skip"
         if answer in ("y", "yes"):

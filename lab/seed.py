@@ -1,7 +1,6 @@
 """Seed a lab host's root like the seed's servers (values from lab/hosts.toml)."""
 from __future__ import annotations
 
-import ipaddress
 import os
 import random
 import shutil

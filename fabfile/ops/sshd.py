@@ -48,7 +48,7 @@ def close_root_login(step, host: Host, backup: str | None = None) -> None:
         original = host.read_text(backup)
         transform = lambda _text: original  # noqa: E731  (restore the file as it was)
     else:
-        host.say(f"no open-root-login backup recorded; setting PermitRootLogin no")
+        host.say("no open-root-login backup recorded; setting PermitRootLogin no")
         transform = lambda text: sshd_edit.set_option(text, "PermitRootLogin", "no")  # noqa: E731
     result = host.edit(cfg["sshd_config"], transform, validate=VALIDATE)
     if not result.dry:

@@ -102,3 +102,8 @@ def eventually(fn, timeout=20.0, interval=0.3):
 def wait_booted(*hosts, timeout=60.0):
     for host in hosts:
         assert eventually(lambda: sh(host, "cat /run/lab-init.state", check=False).strip() == "up", timeout), f"{host} did not finish booting"
+
+
+def programs(host: str) -> set[str]:
+    """The program names running on a lab host (first column of `running`)."""
+    return {line.split()[0] for line in running(host).splitlines() if line.split()}

@@ -1,5 +1,5 @@
 """Tests of the lab itself: real hosts in namespaces, real services."""
-import json
+
 import random
 import socket
 import struct

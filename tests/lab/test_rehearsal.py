@@ -6,7 +6,6 @@ Nothing here asks the tool what it did: the hosts are inspected directly
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import dns.resolver

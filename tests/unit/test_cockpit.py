@@ -12,7 +12,6 @@ from invoke.exceptions import Exit
 from fabfile import cockpit
 from fabfile import session as session_mod
 from fabfile import settings as settings_mod
-from fabfile import steps as steps_mod
 from fabfile.steps import StepInfo, run_sequence, step, step_states, still_in_place
 
 

@@ -16,7 +16,7 @@ from invoke.exceptions import Exit
 from fabfile import session as session_mod
 from fabfile import settings as settings_mod
 from fabfile.journal import Journal
-from fabfile.remote import RemoteError
+
 from fabfile.steps import step
 
 

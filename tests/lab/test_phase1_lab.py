@@ -1,28 +1,16 @@
 """S1-S4 on the lab: the resolver check, web and mail stopped on old, the users' sessions ended."""
 
 import subprocess
-import time
 
 import pytest
 from invoke.exceptions import Exit
-from steprun import eventually, hashes, run, running, sh, wait_booted
+from steprun import eventually, hashes, programs, run, sh
 
 from fabfile import phase1
 
 pytestmark = pytest.mark.lab
 
 RESOLV = ["/etc/resolv.conf"]
-
-
-@pytest.fixture(scope="module")
-def fresh(lab):
-    lab.reset()
-    wait_booted("old", "new")
-    return lab
-
-
-def programs(host):
-    return {line.split()[0] for line in running(host).splitlines() if line.split()}
 
 
 # ---- S1 ----------------------------------------------------------------------

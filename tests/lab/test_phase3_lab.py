@@ -5,7 +5,7 @@ state after (seen from outside with lab.api.exec), a second run: unchanged.
 """
 
 import pytest
-from steprun import eventually, hashes, run, running, sh, wait_booted
+from steprun import eventually, hashes, programs, run, sh, wait_booted
 
 from fabfile import phase3
 
@@ -14,17 +14,6 @@ pytestmark = pytest.mark.lab
 ETC = "/usr/local/bind/etc"
 CONTROL = ["/var/qmail/control/locals", "/var/qmail/control/rcpthosts"]
 BOUNCER = "/home/itpass/ml/ml-ctrl/bouncer"
-
-
-@pytest.fixture(scope="module")
-def fresh(lab):
-    lab.reset()
-    wait_booted("old", "new")
-    return lab
-
-
-def programs(host):
-    return {line.split()[0] for line in running(host).splitlines() if line.split()}
 
 
 def boot(host, service):

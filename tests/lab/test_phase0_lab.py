@@ -1,6 +1,5 @@
 """Z1 on the lab: $TTL lowered on new, serials bumped, named-checkzone, BIND answers the new serial."""
 
-import datetime
 
 import pytest
 from steprun import eventually, hashes, run, sh, wait_booted
