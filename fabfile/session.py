@@ -188,7 +188,13 @@ def current(config=None, *, reset: bool = False) -> Session:
     global _current
     dry = bool(config is not None and config.run.dry)
     if _current is None or reset:
-        _current = Session(settings_mod.load(), dry=dry, config=config)
+        try:
+            loaded = settings_mod.load()
+        except settings_mod.SettingsError as exc:
+            from invoke.exceptions import Exit
+
+            raise Exit(f"hosts file unusable, nothing was done:\n{exc}") from None
+        _current = Session(loaded, dry=dry, config=config)
     elif dry and not _current.dry:
         _current.dry = True
         for host in _current.hosts.values():
