@@ -125,6 +125,25 @@ class Host:
     def read_text(self, path: str) -> str:
         return self.read_bytes(path).decode(ENCODING, "surrogateescape")
 
+    def read_lines(self, path: str):
+        """Yield the lines of a (possibly huge) remote file as bytes, with bounded memory.
+
+        An exec channel `cat FILE` read line by line: SSH flow control (the
+        channel window) bounds what is buffered, whatever the file's size.
+        Also in a dry run (a read). Raises RemoteError if `cat` fails.
+        """
+        channel = self.c.client.get_transport().open_session()
+        try:
+            channel.exec_command(f"cat -- {q(path)}")
+            with channel.makefile("rb") as fh:
+                yield from fh
+            status = channel.recv_exit_status()
+            if status != 0:
+                error = channel.makefile_stderr("rb").read().decode(ENCODING, "replace").strip()
+                raise RemoteError(f"{self.alias}: cannot read {path} ({error or 'exit ' + str(status)}); check the path in hosts.toml")
+        finally:
+            channel.close()
+
     def stat(self, path: str):
         return self.sftp.stat(path)
 

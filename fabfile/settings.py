@@ -56,6 +56,7 @@ SCHEMA: dict[str, dict[str, tuple[str, bool]]] = {
         "log": (_STR, True),
         "ssh": (_STR, True),
         "deletion_preview": (_INT, False),
+        "real_run_options": (_STRS, False),
     },
     "ttl": {
         "zone_dir": (_STR, True),
@@ -217,7 +218,7 @@ class Settings:
 DEFAULTS = {
     "operator": {"accept_new_host_keys": False, "remote_backup_dir": "", "connect_timeout": 10},
     "root_login": {"comment_out": []},
-    "rsync": {"excludes": [], "deletion_preview": 20},
+    "rsync": {"excludes": [], "deletion_preview": 20, "real_run_options": ["--info=name0,progress2"]},
     "resolver": {"search": []},
     "sessions": {"spare_users": ["root"], "login_commands": ["sshd", "bash", "sh", "-bash"]},
     "identity": {"zone_files": [], "leftover_names": []},

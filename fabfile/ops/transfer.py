@@ -50,12 +50,12 @@ def dry_run(step, old: Host, local_copy: str) -> object:
 
 
 def stream_summary(old: Host, remote_log: str, local_copy: str, keep: int):
+    """Summary of the remote log and a local copy of it, streamed: memory does not grow with the log."""
     os.makedirs(os.path.dirname(local_copy) or ".", exist_ok=True)
-    with old.sftp.open(remote_log, "r") as remote, open(local_copy, "w", encoding="utf-8", errors="surrogateescape") as local:
-        remote.prefetch()
+    with open(local_copy, "w", encoding="utf-8", errors="surrogateescape") as local:
 
         def lines():
-            for raw in remote:
+            for raw in old.read_lines(remote_log):
                 line = raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else raw
                 local.write(line if line.endswith("\n") else line + "\n")
                 yield line.rstrip("\n")
@@ -83,18 +83,35 @@ def accepted_deletions(step) -> int | None:
     return accepted
 
 
+def real_argv(settings, max_delete: int | None) -> list[str]:
+    """The real run: the dry run's command without -n, its per-file list kept on old.
+
+    `--log-file=LOG.real` keeps the list (one line per file) on old, beside the
+    dry run's; rsync.real_run_options (default `--info=name0,progress2`, rsync
+    >= 3.1) hide the names on stdout and show one progress line instead, so
+    only progress, deletions and --stats come back over SSH.
+    """
+    cfg = settings["rsync"]
+    argv = rsync_argv(settings, dry=False, max_delete=max_delete)
+    extra = [f"--log-file={cfg['log']}.real"] + list(cfg["real_run_options"])
+    return argv[:-3] + extra + argv[-3:]  # before --stats SOURCE DEST
+
+
 def real_run(step, old: Host) -> None:
     cfg = step.settings["rsync"]
     allowed = accepted_deletions(step)
     if allowed is None:
         raise RemoteError("no accepted dry run of this rsync command: run prep.rsync-dryrun (P2) first")
-    argv = rsync_argv(step.settings, dry=False, max_delete=allowed)
+    argv = real_argv(step.settings, allowed)
     if old.dry:
         old.say(f"dry run: would run: {shlex.join(argv)}")
         return
-    command = f"cd {shlex.quote(cfg['workdir'])} && {shlex.join(argv)} 2>&1 | tee {shlex.quote(cfg['log'] + '.real')}; exit ${{PIPESTATUS[0]}}"
-    old.say(f"rsync: {shlex.join(argv)}")
-    result = old.c.run(f"bash -c {shlex.quote(command)}", hide=False, warn=True, in_stream=False, dry=False, out_stream=Progress(old))
+    log = shlex.quote(cfg["log"] + ".real")
+    command = f"cd {shlex.quote(cfg['workdir'])} && : > {log} && {shlex.join(argv)} 2>&1"
+    old.say(f"rsync: {shlex.join(argv)}  (list kept in {cfg['log']}.real)")
+    progress = Progress(old)
+    result = old.c.run(command, hide=True, warn=True, in_stream=False, dry=False, out_stream=progress)
+    progress.close()
     if result.exited == 25:
         raise RemoteError(f"{old.alias}: rsync stopped: more deletions than the {allowed} accepted in the dry run; run the dry run again")
     if not result.ok:
@@ -103,20 +120,54 @@ def real_run(step, old: Host) -> None:
 
 
 class Progress:
-    """An out_stream that shows a line every 1000 files instead of every file."""
+    """An out_stream for the real run: deletions, errors and stats as they come; progress every few seconds.
 
-    def __init__(self, host: Host, every: int = 1000):
-        self.host, self.every, self.count, self.partial = host, every, 0, ""
+    Lines end in "\n"; rsync's --info=progress2 line is rewritten in place with
+    "\r". Without progress2 (an older rsync: -v names every file) a line every
+    1000 files. Nothing is kept but the current partial line.
+    """
+
+    SHOWN = ("sent ", "total size", "rsync error", "rsync:", "deleting ", "Number of ", "Total transferred", "Total file size")
+
+    def __init__(self, host: Host, every: int = 1000, seconds: float = 2.0):
+        self.host, self.every, self.seconds, self.count, self.partial = host, every, seconds, 0, ""
+        self.last_progress, self.last_shown, self.shown_at = "", "", None
 
     def write(self, data: str) -> None:
+        import time
+
         self.partial += data
-        *lines, self.partial = self.partial.split("\n")
-        for line in lines:
+        *pieces, self.partial = self.partial.replace("\r\n", "\n").split("\n")
+        if "\r" in self.partial:  # progress2 rewrites its line: keep only the latest state
+            *updates, self.partial = self.partial.split("\r")
+            self.progress(next((u for u in reversed(updates) if u.strip()), ""), time)
+        for piece in pieces:
+            *updates, line = piece.split("\r")
+            if updates:
+                self.progress(next((u for u in reversed(updates) if u.strip()), ""), time)
             self.count += 1
             if self.count % self.every == 0:
                 self.host.say(f"rsync: {self.count} lines…")
-            if line.startswith(("sent ", "total size", "rsync error", "rsync:", "deleting ")):
+            if line.startswith(self.SHOWN):
                 self.host.say(f"rsync: {line}")
+            elif line.strip() and "xfr#" in line:
+                self.progress(line, time)
+
+    def progress(self, line: str, time) -> None:
+        line = line.strip()
+        if not line:
+            return
+        self.last_progress = line
+        now = time.monotonic()
+        if self.shown_at is None or now - self.shown_at >= self.seconds:
+            self.shown_at, self.last_shown = now, line
+            self.host.say(f"rsync: {line}")
+
+    def close(self) -> None:
+        """Show the last progress state (the final one) if it was not the last line shown."""
+        if self.last_progress and self.last_progress != self.last_shown:
+            self.host.say(f"rsync: {self.last_progress}")
+        self.last_progress = ""
 
     def flush(self) -> None:
         pass

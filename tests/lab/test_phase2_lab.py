@@ -124,6 +124,9 @@ def test_c1_c4_c5_rsync_home_between_open_and_close(night):
     assert "to send" in r.output and hashes("new", ["/home"]) == home_before
     r = night.run(phase2.rsync_home)
     assert sh("new", "stat -c %U /home/yasuda/Mailbox").strip() == "yasuda"
+    # the per-file list stays on old (LOG.real); only progress, deletions and stats come back
+    assert "yasuda/Mailbox" not in r.output and "rsync: sent " in r.output
+    assert "yasuda/Mailbox" in sh("old", "cat /tmp/rsync_old2new.log.real")
     assert sh("new", "ls /home/chikuwa1", check=False) != ""       # excluded, so kept
     r = night.run(phase2.close_root_login)
     assert hashes("new", ["/etc/ssh/sshd_config"]) == sshd_before
