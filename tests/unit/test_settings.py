@@ -125,3 +125,19 @@ def test_pure_modules_do_not_import_fabric():
 
     code = "import sys, fabfile.settings, fabfile.edit; assert 'fabric' not in sys.modules and 'invoke' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=SHIPPED.parent)
+
+
+def test_every_key_is_in_the_readme_configuration_reference():
+    readme = (SHIPPED.parent / "README.md").read_text()
+    reference = readme[readme.index("## Configuration reference"):]
+    rows = [line for line in reference.splitlines() if line.startswith("| `")]
+    missing = []
+    for section, keys in settings.SCHEMA.items():
+        for key in keys:
+            full, short = f"`{section}.{key}`", f"`.{key}`"
+            if not any(full in row or (f"`{section}." in row and (short in row or f"`{key}`" in row)) for row in rows):
+                missing.append(f"{section}.{key}")
+    for key in settings.HOST_KEYS:
+        if not any(f"`hosts.<alias>.{key}`" in row or (f"`hosts.<alias>." in row and f"`.{key}`" in row) for row in rows):
+            missing.append(f"hosts.<alias>.{key}")
+    assert not missing, f"undocumented hosts.toml keys: {missing}"
