@@ -93,6 +93,8 @@ def designed_reconnects(records: list[dict], sshd_config: str) -> dict[str, tupl
     """Logins beyond the first that a fab run makes on purpose, per host, from its journal records.
 
     - each sshd_config change (P1/C1 open, P4/C5 close) restarts sshd and proves a FRESH login works;
+    - C6 renames root's authorized_keys on old and proves a FRESH operator login still works
+      (else it renames the file back): the operator must not be locked out of old mid-swap;
     - C10 moves a host's address: the connection is lost and made again at the after address;
     - D5 reboots old: the connection is made again after the boot.
     """
@@ -101,6 +103,8 @@ def designed_reconnects(records: list[dict], sshd_config: str) -> dict[str, tupl
         host, why = r.get("host"), None
         if r["event"] == "change" and r.get("path") == sshd_config:
             why = f"{r.get('step')} sshd restart: fresh-login proof"
+        elif r["event"] == "change" and r.get("step") == "C6" and str(r.get("detail", "")).startswith("mv "):
+            why = "C6 authorized_keys renamed: fresh-login proof"
         elif r["event"] == "note" and r.get("step") == "C10" and r.get("swapped") is True:
             why = "C10 reconnect at the after address"
         elif r["event"] == "done" and r.get("step") == "D5":

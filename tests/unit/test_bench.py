@@ -73,6 +73,11 @@ def test_designed_reconnects():
     runs = [{"label": "phase2", "logins": {"old": 2, "new": 3, "backup": 0}, "records": records}]
     [c] = measures.connection_runs(runs, "/etc/ssh/sshd_config")
     assert c["per_host"] == {"old": 2, "new": 3} and c["expected"] == {"old": 3, "new": 3}
+    # C6's rename of root's authorized_keys on old is followed by a fresh-login proof (designed)
+    c6 = records + [_rec(4, "change", "C6", host="old", detail="mv /root/.ssh/authorized_keys /root/.ssh/authorized_keys.bk"),
+                    _rec(4, "change", "C6", host="old", path="/root/.ssh/authorized_keys")]
+    d = measures.designed_reconnects(c6, "/etc/ssh/sshd_config")
+    assert d["old"][0] == 3 and "C6 authorized_keys renamed: fresh-login proof" in d["old"][1]
 
 
 def test_table_and_json(tmp_path):
