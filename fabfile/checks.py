@@ -285,14 +285,21 @@ def send_tagged(address: str, sender: str, rcpt: str, tag: str, timeout: float =
 
 
 def wait_for(find, wait: float, interval: float = 1.0) -> float | None:
-    """Call `find()` until it is true or `wait` seconds passed; the seconds it took, or None."""
+    """Call `find()` until it is true or `wait` seconds passed; the seconds it took, or None.
+
+    The pause between tries starts short (a local delivery takes well under a
+    second) and doubles up to `interval`, so a quick delivery is seen quickly
+    and a slow one is not polled hard.
+    """
     start = time.monotonic()
+    pause = min(0.1, interval)
     while True:
         if find():
             return round(time.monotonic() - start, 1)
         if time.monotonic() - start >= wait:
             return None
-        time.sleep(interval)
+        time.sleep(pause)
+        pause = min(pause * 2, interval)
 
 
 def mail_roundtrip(smtp_address: str, pop_address: str, user: str, secret: str, method: str, mail_domain: str, *,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import threading
 import time
 import uuid
 from datetime import datetime, timezone
@@ -26,6 +27,8 @@ def now_iso() -> str:
 
 
 class Journal:
+    _lock = threading.Lock()  # old's and new's steps may write at the same time (steps.run_parallel)
+
     def __init__(self, path: str | os.PathLike, run_id: str | None = None):
         self.path = Path(path)
         self.run_id = run_id or uuid.uuid4().hex[:8]
@@ -44,12 +47,14 @@ class Journal:
             "event": event,
         }
         record.update({k: v for k, v in fields.items() if v is not None})
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(record, ensure_ascii=False, sort_keys=False)
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        with self._lock:
+            record["time"] = now_iso()  # taken under the lock: the file stays in time order
+            line = json.dumps(record, ensure_ascii=False, sort_keys=False)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
         return record
 
     def records(self) -> Iterator[dict]:

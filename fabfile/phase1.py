@@ -6,7 +6,7 @@ from invoke.exceptions import Exit
 
 from .ops import daemons, resolver, sessions
 from .remote import RemoteError
-from .steps import run_sequence, step
+from .steps import run_parallel, step
 
 NS = "phase1"
 
@@ -64,6 +64,7 @@ def stop_services(s):
 
 @step("S1-S4", role=None, namespace=NS, name="all", default=True)
 def all_(s, yes=False):
-    """S1-S4 (new, old): check the resolver, stop the web, end sessions, stop mail; stops at a failure."""
+    """S1-S4 (new, old): S1 on new alongside S2-S4 on old (web stopped while sessions end and mail stops)."""
     s.session.assume_yes |= yes
-    run_sequence(s.c, [check_resolver, stop_web, end_sessions, stop_mail], "phase1")
+    # S1 only reads new; S2 (web) and S3+S4 (sessions, mail) are independent on old: three lanes.
+    run_parallel(s.c, {"new": [check_resolver], "old": [stop_web], "old mail": [end_sessions, stop_mail]}, "phase1")

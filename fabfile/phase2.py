@@ -8,7 +8,7 @@ from invoke.exceptions import Exit
 
 from .ops import accounts, authkeys, files, identity, network, sshd, transfer
 from .remote import RemoteError
-from .steps import run_sequence, step
+from .steps import each_host, run_sequence, step
 
 NS = "phase2"
 
@@ -67,11 +67,13 @@ def swap_identity(s):
     """C8+C9 (old, new): swap names and addresses in identity.files, bump zone serials, report leftovers."""
     mapping = identity.mapping_for(s.settings)
     s.say("mapping: " + ", ".join(f"{a} -> {b}" for a, b in mapping.items()))
-    problems = []
-    for role in ("old", "new"):
-        problems += identity.swap_host(s, s.on(role), mapping)
-    for role in ("old", "new"):
-        identity.leftovers(s, s.on(role))
+
+    def swap(host):  # old and new at the same time: each host's files are its own
+        problems = identity.swap_host(s, host, mapping)
+        identity.leftovers(s, host)
+        return problems
+
+    problems = [p for found in each_host(s, ("old", "new"), swap, "C8+C9 swap") for p in found]
     if problems:
         raise RemoteError(f"{len(problems)} file(s) refused (listed above): {problems[0]}")
 

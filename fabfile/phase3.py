@@ -7,7 +7,7 @@ from invoke.exceptions import Exit
 from .ops import daemons, mail, zones
 from .remote import RemoteError
 from .services import ensure_enabled
-from .steps import run_sequence, step
+from .steps import run_parallel, run_sequence, step
 
 NS = "phase3"
 
@@ -93,7 +93,11 @@ def enable_services(s):
 
 @step("D1-N3", role=None, namespace=NS, name="all", default=True)
 def all_(s, reboot=False, yes=False):
-    """D1-N3 (old, new): D1, D2, D4, D3, N1, N2, N3; with --reboot also D5 (reboots old) at the end."""
+    """D1-N3 (old, new): D1, D2, D4, D3 on old alongside N1, N2, N3 on new; with --reboot D5 (reboots old) after both."""
     s.session.assume_yes |= yes
-    tasks = [backup_bind, bind_at_boot, qmail_local_only, disable_services, qmail_control, bouncer, enable_services]
-    run_sequence(s.c, tasks + ([check_old_after_reboot] if reboot else []), "phase3")
+    bind_role = s.settings.host(s.settings["bind"]["host"]).role
+    lanes = {"old": [qmail_local_only, disable_services], "new": [qmail_control, bouncer, enable_services]}
+    lanes[bind_role] = [backup_bind, bind_at_boot] + lanes.get(bind_role, [])  # D1-D2 on bind.host, first in its lane
+    run_parallel(s.c, lanes, "phase3")
+    if reboot:
+        run_sequence(s.c, [check_old_after_reboot], "phase3")

@@ -11,6 +11,8 @@ them all and prints one table; the exit status is non-zero on any FAIL.
 from __future__ import annotations
 
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from fabric import task
 from invoke.exceptions import Exit
@@ -151,23 +153,44 @@ def check_backup(s):
 CHECKS = [check_http, check_pop, check_smtp, check_list, check_old_closed, check_dns, check_backup]
 
 
+class _Collector:
+    """session.check_results while `check` runs: each check's thread collects its own results."""
+
+    def __init__(self):
+        self._local = threading.local()
+
+    def start(self) -> list:
+        self._local.items = []
+        return self._local.items
+
+    def extend(self, results) -> None:
+        self._local.items.extend(results)
+
+
+def _run_check(c, t, collector: _Collector, session) -> list[ck.Check]:
+    info = t.serverswap_step
+    mine = collector.start()
+    try:
+        t(c)
+    except Exit as exc:
+        if not mine:   # the step broke before it could check anything
+            alias = session.settings.by_role(info.role).alias if info.role else ""
+            reason = (getattr(exc, "message", None) or str(exc)).splitlines()[0]
+            mine.append(ck.Check(f"{info.ids[0]} {info.name}", alias, "runs", "error", False, reason, info.ids[0]))
+    return mine
+
+
 @task(name="check", default=True)
 def check(c):
-    """V1-V6+B1 (new, old, backup): every check, one table; exit status 1 on any FAIL."""
+    """V1-V6+B1 (new, old, backup): every check at once (they are independent), one table; exit 1 on any FAIL."""
     session = session_mod.current(getattr(c, "config", None))
-    session.check_results = []
+    collector = session.check_results = _Collector()
     try:
-        for t in CHECKS:
-            info = t.serverswap_step
-            before = len(session.check_results)
-            try:
-                t(c)
-            except Exit as exc:
-                if len(session.check_results) == before:   # the step broke before it could check anything
-                    alias = session.settings.by_role(info.role).alias if info.role else ""
-                    reason = (getattr(exc, "message", None) or str(exc)).splitlines()[0]
-                    session.check_results.append(ck.Check(f"{info.ids[0]} {info.name}", alias, "runs", "error", False, reason, info.ids[0]))
-        results = session.check_results
+        # Independent checks, most of them waiting on the network (V3/V4 on mail delivery): one thread each.
+        # The table keeps the runbook's order whatever order they finish in.
+        with ThreadPoolExecutor(max_workers=len(CHECKS), thread_name_prefix="serverswap-check") as pool:
+            futures = [pool.submit(_run_check, c, t, collector, session) for t in CHECKS]
+            results = [r for f in futures for r in f.result()]
     finally:
         session.check_results = None
     print(ck.table(results), file=session.out, flush=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import threading
 import time
 
 import paramiko
@@ -19,7 +20,7 @@ from fabric import Connection
 
 from . import settings as settings_mod
 from .journal import Journal
-from .remote import Host, RemoteError
+from .remote import Host, RemoteError, synced
 
 
 class HostKeyError(RemoteError):
@@ -55,7 +56,7 @@ class Session:
     def __init__(self, settings, *, dry: bool = False, out=None, config=None, assume_yes: bool | None = None):
         self.settings = settings
         self.dry = dry
-        self.out = out or sys.stdout
+        self.out = synced(out or sys.stdout)
         self.config = config
         self.journal = Journal(settings["operator"]["journal"])
         self.hosts: dict[str, Host] = {}
@@ -63,9 +64,22 @@ class Session:
         env_yes = os.environ.get("SERVERSWAP_YES", "") not in ("", "0", "no")
         self.assume_yes = env_yes if assume_yes is None else assume_yes
         self.connections_opened = 0
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def _alias_lock(self, alias: str) -> threading.Lock:
+        with self._lock:
+            return self._locks.setdefault(alias, threading.Lock())
 
     # -- connections --------------------------------------------------
     def host(self, alias: str) -> Host:
+        host = self.hosts.get(alias)
+        if host is not None:
+            return host
+        with self._alias_lock(alias):  # two threads wanting the same host open ONE connection
+            return self._open_host(alias)
+
+    def _open_host(self, alias: str) -> Host:
         if alias not in self.hosts:
             spec = self.settings.host(alias)
             swapped = self.journal.swapped(alias)

@@ -13,6 +13,7 @@ import functools
 import inspect
 import os
 import sys
+import threading
 
 from fabric import Connection, task
 from invoke.exceptions import Exit
@@ -189,6 +190,132 @@ def _ask_step(name: str) -> str:
             return answer[0]
 
 
+def _flags(session, force, step):
+    force = getattr(session, "force", False) or _env_flag("SERVERSWAP_FORCE") if force is None else force
+    asking = getattr(session, "step_mode", False) or _env_flag("SERVERSWAP_STEP") if step is None else step
+    return force, asking
+
+
+def _skip_if_done(session, info, states, force) -> bool:
+    """Resume: say and journal "done before, skipped" for a step whose change is still in place."""
+    if force or not still_in_place(info.ids[0], states):
+        return False
+    last = states.get(info.ids[0])
+    when = str(last.get("time", ""))[:19].replace("T", " ")
+    print(f"== {'+'.join(info.ids)} {info.task_name}: done at {when}, skipped (--force runs it again)", file=session.out, flush=True)
+    session.journal.write("skipped", host=last.get("host"), task=info.task_name, step=info.ids[0], detail=f"done at {when} (run {last.get('run')})", dry=session.dry or None)
+    return True
+
+
+def lane_label(settings, name: str) -> str:
+    """"old (tako)": a lane named by role shows the host alias it runs on."""
+    try:
+        alias = settings.by_role(name).alias
+    except Exception:
+        return name
+    return name if alias == name else f"{name} ({alias})"
+
+
+def run_parallel(c, lanes: dict[str, list], label: str, *, force: bool | None = None, step: bool | None = None):
+    """Run a sequence of steps per host ("old": [...], "new": [...]) at the same time, one thread per lane.
+
+    For steps the runbook lets run side by side (phase1, phase3): each lane
+    keeps its own order, and the lanes share nothing but the journal and the
+    output (both thread-safe). The semantics of `run_sequence` per lane:
+    resume skips, --force; at the first failure in any lane no lane starts
+    another step (the step in progress ends), and the report says, per lane
+    and host, what was done and what was not. With --step (asking before each
+    step) the lanes run one after the other, in the order given.
+    """
+    session = session_mod.current(getattr(c, "config", None))
+    force, asking = _flags(session, force, step)
+    lanes = {name: list(tasks) for name, tasks in lanes.items() if tasks}
+    if asking or len(lanes) < 2:
+        return run_sequence(c, [t for tasks in lanes.values() for t in tasks], label, force=force, step=asking)
+    states = step_states(session.journal.records())
+    stopping = threading.Event()
+    state = {name: {"done": [], "skipped": [], "failed": None, "at": 0} for name in lanes}
+
+    def work(name, tasks):
+        lane = state[name]
+        for index, t in enumerate(tasks):
+            lane["at"] = index
+            if stopping.is_set():
+                return
+            info = t.serverswap_step
+            if _skip_if_done(session, info, states, force):
+                lane["skipped"].append(info.task_name)
+                continue
+            try:
+                t(c)
+            except BaseException as exc:  # noqa: BLE001 - reported below, with the host named
+                lane["failed"] = (getattr(exc, "message", None) or str(exc) or exc.__class__.__name__).splitlines()[0]
+                stopping.set()
+                return
+            lane["done"].append(info.task_name)
+        lane["at"] = len(tasks)
+
+    threads = [threading.Thread(target=work, args=(name, tasks), name=f"serverswap-{name}") for name, tasks in lanes.items()]
+    for thread in threads:
+        thread.start()
+    interrupted = None
+    for thread in threads:
+        while thread.is_alive():
+            try:
+                thread.join(0.2)
+            except KeyboardInterrupt as exc:  # the lanes finish the step they are in, then stop
+                stopping.set()
+                interrupted = exc
+                print(f"\n{label}: interrupted; waiting for the steps in progress to end", file=sys.stderr, flush=True)
+    failed = [name for name in lanes if state[name]["failed"] is not None]
+    if not failed and interrupted is None:
+        return [t for name in lanes for t in state[name]["done"]]
+    head = "; ".join(f"{lane_label(session.settings, n)} at {lanes[n][state[n]['at']].serverswap_step.task_name}: {state[n]['failed']}" for n in failed)
+    print(f"\n{label}: stopped: {head or 'interrupted'}", file=sys.stderr)
+    for name, tasks in lanes.items():
+        lane = state[name]
+        rest = [t.serverswap_step.task_name for t in tasks[lane["at"]:]]
+        why = "" if name in failed or not rest else f" (not started: {'a failure in ' + ', '.join(failed) if failed else 'interrupted'})"
+        print(f"  {lane_label(session.settings, name)}: done: {', '.join(lane['done']) or 'nothing'}"
+              + (f" (skipped, done before: {', '.join(lane['skipped'])})" if lane["skipped"] else "")
+              + f"; not done: {', '.join(rest) or 'nothing'}{why}", file=sys.stderr)
+    if interrupted is not None:
+        raise interrupted
+    first = failed[0]
+    raise Exit(f"{label} stopped at {lanes[first][state[first]['at']].serverswap_step.task_name} on {lane_label(session.settings, first)}", code=1)
+
+
+def each_host(s, roles, fn, what: str):
+    """fn(host) for each role's host at the same time (one thread each); results in the order of `roles`.
+
+    Within one step, for work that is independent per host (C8 swaps old's
+    files and new's). Every host's work runs to its end; a failure on one is
+    reported with the host named, after the other has finished, and is raised
+    as a RemoteError that says what the other host did.
+    """
+    roles = list(roles)
+    results: dict[str, object] = {}
+    errors: dict[str, BaseException] = {}
+
+    def work(role):
+        try:
+            results[role] = fn(s.on(role))
+        except BaseException as exc:  # noqa: BLE001
+            errors[role] = exc
+
+    threads = [threading.Thread(target=work, args=(role,), name=f"serverswap-{role}") for role in roles]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        settings = s.settings
+        failed = "; ".join(f"{lane_label(settings, r)}: {str(e).splitlines()[0] if str(e) else e.__class__.__name__}" for r, e in errors.items())
+        ok = [lane_label(settings, r) for r in roles if r in results]
+        raise RemoteError(f"{what} failed on {failed}" + (f"; done on {', '.join(ok)}" if ok else ""))
+    return [results[role] for role in roles]
+
+
 def run_sequence(c, tasks, label: str, *, force: bool | None = None, step: bool | None = None):
     """Run steps in runbook order; stop at the first failure and say what was and was not done.
 
@@ -199,8 +326,7 @@ def run_sequence(c, tasks, label: str, *, force: bool | None = None, step: bool 
     $SERVERSWAP_FORCE / $SERVERSWAP_STEP (`SERVERSWAP_FORCE=1 fab phase2`).
     """
     session = session_mod.current(getattr(c, "config", None))
-    force = getattr(session, "force", False) or _env_flag("SERVERSWAP_FORCE") if force is None else force
-    asking = getattr(session, "step_mode", False) or _env_flag("SERVERSWAP_STEP") if step is None else step
+    force, asking = _flags(session, force, step)
     states = step_states(session.journal.records())
     done, skipped = [], []
 
@@ -214,11 +340,7 @@ def run_sequence(c, tasks, label: str, *, force: bool | None = None, step: bool 
 
     for index, t in enumerate(tasks):
         info = t.serverswap_step
-        last = states.get(info.ids[0])
-        if not force and still_in_place(info.ids[0], states):
-            when = str(last.get("time", ""))[:19].replace("T", " ")
-            print(f"== {'+'.join(info.ids)} {info.task_name}: done at {when}, skipped (--force runs it again)", file=session.out, flush=True)
-            session.journal.write("skipped", host=last.get("host"), task=info.task_name, step=info.ids[0], detail=f"done at {when} (run {last.get('run')})", dry=session.dry or None)
+        if _skip_if_done(session, info, states, force):
             skipped.append(info.task_name)
             continue
         if asking:
