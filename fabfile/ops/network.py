@@ -13,16 +13,22 @@ launched. So, per host, one at a time, old first:
      holds the after name, an identity file holds the after address); the host
      key of the current, verified connection is remembered. A failure here on
      old stops before new is touched;
-  2. launch, detached: `nohup sh -c 'sleep S; RESTART; hostname -F /etc/hostname;
+  2. launch, detached: `nohup sh -c 'sleep S; hostname -F /etc/hostname; RESTART;
      ping -c 2 OPERATOR' &`; the sleep lets the launch of the other host happen
-     while both are still reachable, the ping makes the host announce its new
+     while both are still reachable (S = network.settle_seconds must exceed the
+     time one launch takes, an SSH round trip), the host takes its after name
+     before it moves (so whatever answers at the after address with the right
+     key already has the right name), the ping makes the host announce its new
      address to the operator's side (ARP), which ends the ambiguity quickly;
      a failed launch on old stops before new;
   3. drop the connection, journal the host as swapped, and point the
      operator's known_hosts line for its after address at the remembered key;
-then, one at a time, old first: reconnect at the after address (retrying up to
-network.reconnect_timeout) - the connection checks the host key against
-known_hosts - and the role guard checks the after hostname. A host that does
+then, once S seconds have passed since the first launch (no restart can have
+happened before), one at a time, old first: poll the after address (every
+POLL seconds, up to network.reconnect_timeout) until it answers with the
+remembered host key - the connection checks it against known_hosts before any
+login, so an address still held by the other machine costs no login - and the
+role guard checks the after hostname. No fixed wait for the restart itself. A host that does
 not come back is journalled NOT swapped again (swapped=False), its new
 known_hosts line is removed, and it is reported; the other host is not touched.
 """
@@ -37,11 +43,12 @@ from ..session import HostKeyError, fingerprint
 from . import knownhosts
 
 STEP = "C10"
+POLL = 0.2  # seconds between two tries at the after address
 
 
 def launch_command(settings, operator_ip: str | None) -> str:
     cfg = settings["network"]
-    inner = f"sleep {int(cfg['settle_seconds'])}; {cfg['restart']}; hostname -F /etc/hostname"
+    inner = f"sleep {cfg['settle_seconds']:g}; hostname -F /etc/hostname; {cfg['restart']}"
     if operator_ip:
         inner += f"; ping -c 2 -W 1 {shlex.quote(operator_ip)}"
     return f"nohup sh -c {shlex.quote(inner)} >/dev/null 2>&1 &"
@@ -146,7 +153,7 @@ def verify(step, alias: str, key) -> Host:
                 session.drop(alias)
                 raise RemoteError(f"{alias}: not back as {spec.after.hostname} at {spec.after.ip} within {timeout} s "
                                   f"(last: {str(exc).splitlines()[0]})") from None
-            time.sleep(1)
+            time.sleep(POLL)
 
 
 def restart_all(step, aliases: list[str]) -> list[str]:
@@ -171,6 +178,7 @@ def restart_all(step, aliases: list[str]) -> list[str]:
             )
         return []
     launched, error = [], None
+    first_launch = time.monotonic()
     for alias in todo:
         try:
             launch(step, session.host(alias), infos[alias])
@@ -183,8 +191,8 @@ def restart_all(step, aliases: list[str]) -> list[str]:
         session.drop(alias)
         mark(step, alias, True, f"network restart launched: now {spec.after.ip} ({spec.after.hostname})")
         point_known_hosts(step, spec, infos[alias]["key"])
-    if launched:
-        time.sleep(step.settings["network"]["settle_seconds"] + 1)  # the restarts start after this
+    if launched:  # the restarts start S seconds after the first launch, not before: then poll (verify)
+        time.sleep(max(0.0, first_launch + step.settings["network"]["settle_seconds"] - time.monotonic()))
     failed = []
     for alias in launched:
         spec = session.settings.host(alias)

@@ -248,7 +248,7 @@ def test_write_order_puts_the_user_last():
 def test_launch_is_detached_and_sets_the_hostname(seed_settings):
     cmd = network.launch_command(seed_settings, "10.1.2.3")
     assert cmd.startswith("nohup sh -c ") and cmd.endswith(" >/dev/null 2>&1 &")
-    assert "sleep 2; /etc/init.d/networking restart; hostname -F /etc/hostname; ping -c 2 -W 1 10.1.2.3" in cmd
+    assert "sleep 2; hostname -F /etc/hostname; /etc/init.d/networking restart; ping -c 2 -W 1 10.1.2.3" in cmd
     assert "ping" not in network.launch_command(seed_settings, None)
 
 
