@@ -20,6 +20,8 @@ import hashlib
 import shlex
 import stat
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
@@ -58,8 +60,55 @@ def stamp() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
 
 
+class LineWriter:
+    """A thread-safe text stream: each thread's output reaches `target` in whole lines.
+
+    Steps of old and new run concurrently (steps.run_parallel); without this,
+    two `print`s could interleave inside a line. Each line is prefixed by its
+    host already ("[old] ..."), so whole lines are enough to read the output.
+    """
+
+    _lock = threading.Lock()  # one for the process: several writers may share a terminal
+
+    def __init__(self, target):
+        self.target = target
+        self._local = threading.local()
+
+    def write(self, data: str) -> int:
+        buffered = getattr(self._local, "partial", "") + data
+        head, newline, rest = buffered.rpartition("\n")
+        self._local.partial = rest
+        if newline:
+            with self._lock:
+                self.target.write(head + newline)
+        return len(data)
+
+    def flush(self) -> None:
+        partial = getattr(self._local, "partial", "")
+        with self._lock:
+            if partial:
+                self.target.write(partial)
+                self._local.partial = ""
+            self.target.flush()
+
+    def isatty(self) -> bool:
+        return bool(getattr(self.target, "isatty", lambda: False)())
+
+    def __getattr__(self, name):
+        return getattr(self.target, name)
+
+
+def synced(out):
+    return out if isinstance(out, LineWriter) else LineWriter(out)
+
+
 class Host:
-    """A host of hosts.toml reached over one reused SSH connection."""
+    """A host of hosts.toml reached over one reused SSH connection.
+
+    Safe to use from several threads (steps.run_parallel): the SSH transport
+    multiplexes channels; each thread gets its own SFTP channel and its own
+    task/step labels for the journal.
+    """
 
     def __init__(self, spec, connection, *, dry: bool, journal=None, out=None, backup_dir: str = ""):
         self.spec = spec
@@ -69,9 +118,28 @@ class Host:
         self.journal = journal
         self.out = out or sys.stdout
         self.backup_dir = backup_dir
-        self.task = None
-        self.step = None
-        self._sftp = None
+        self._local = threading.local()
+        self._sftps: dict[int, object] = {}
+        self._lock = threading.Lock()
+        self._ids = None  # (uid -> user, gid -> group, user -> primary gid), see _id_tables
+        self._backup_dir_ready = False
+
+    # the step this thread works for (journal labels), per thread
+    @property
+    def task(self):
+        return getattr(self._local, "task", None)
+
+    @task.setter
+    def task(self, value):
+        self._local.task = value
+
+    @property
+    def step(self):
+        return getattr(self._local, "step", None)
+
+    @step.setter
+    def step(self, value):
+        self._local.step = value
 
     # -- output and journal -------------------------------------------
     def say(self, message: str) -> None:
@@ -101,9 +169,14 @@ class Host:
     # -- files --------------------------------------------------------
     @property
     def sftp(self):
-        if self._sftp is None:
-            self._sftp = self.c.sftp()
-        return self._sftp
+        """This thread's SFTP channel (the first thread's is Fabric's cached one)."""
+        key = threading.get_ident()
+        client = self._sftps.get(key)
+        if client is None:
+            with self._lock:
+                client = self.c.sftp() if not self._sftps else self.c.client.open_sftp()
+                self._sftps[key] = client
+        return client
 
     def exists(self, path: str) -> bool:
         try:
@@ -147,41 +220,121 @@ class Host:
     def stat(self, path: str):
         return self.sftp.stat(path)
 
-    def backup(self, path: str, suffix: str | None = None) -> str:
-        """Copy `path` aside with owner, mode and times (cp -a); return the copy's path."""
+    # -- owners by name (one lookup per host, cached) ------------------
+    def _id_tables(self, refresh: bool = False) -> tuple[dict, dict, dict]:
+        """uid -> user, gid -> group, user -> primary gid of this host: one `getent` exec, cached, refreshed on a miss."""
+        if refresh or self._ids is None:
+            out = self.probe("getent passwd; echo ::group::; getent group", warn=False).stdout
+            users, _, groups = out.partition("::group::")
+            by_uid, by_gid, primary = {}, {}, {}
+            for line in users.splitlines():
+                fields = line.split(":")
+                if len(fields) >= 4 and fields[2].isdigit():
+                    by_uid.setdefault(int(fields[2]), fields[0])
+                    if fields[3].isdigit():
+                        primary.setdefault(fields[0], int(fields[3]))
+            for line in groups.splitlines():
+                fields = line.split(":")
+                if len(fields) >= 3 and fields[2].isdigit():
+                    by_gid.setdefault(int(fields[2]), fields[0])
+            self._ids = (by_uid, by_gid, primary)
+        return self._ids
+
+    def _name_of(self, kind: int, number: int) -> str:
+        for refresh in (False, True):
+            name = self._id_tables(refresh)[kind].get(number)
+            if name is not None:
+                return name
+        return str(number)
+
+    def _number_of(self, kind: int, name: str) -> int:
+        if name.isdigit():
+            return int(name)
+        for refresh in (False, True):
+            for number, known in self._id_tables(refresh)[kind].items():
+                if known == name:
+                    return number
+        raise RemoteError(f"{self.alias}: no {'user' if kind == 0 else 'group'} {name!r} here; create it (or fix the owner in hosts.toml) first")
+
+    def _owner_of(self, path: str, st=None) -> str:
+        """"user:group" of `path`: SFTP stat + the cached name tables (no exec per file)."""
+        st = st or self.sftp.stat(path)
+        return f"{self._name_of(0, st.st_uid)}:{self._name_of(1, st.st_gid)}"
+
+    def _ids_of(self, owner: str) -> tuple[int, int]:
+        """(uid, gid) of "user:group" ("user" alone: the user's primary group), as chown would."""
+        user, _, group = owner.partition(":")
+        uid = self._number_of(0, user)
+        if group:
+            return uid, self._number_of(1, group)
+        for refresh in (False, True):
+            gid = self._id_tables(refresh)[2].get(user)
+            if gid is not None:
+                return uid, gid
+        raise RemoteError(f"{self.alias}: no primary group known for {user!r}; give the owner as user:group")
+
+    # -- backups and atomic writes --------------------------------------
+    def _backup_target(self, path: str, suffix: str | None) -> str:
         suffix = suffix or f".serverswap-{stamp()}"
-        if self.backup_dir:
-            target = f"{self.backup_dir.rstrip('/')}/{path.strip('/').replace('/', '%')}{suffix}"
-            self.probe(f"mkdir -p {q(self.backup_dir)} && chmod 700 {q(self.backup_dir)}", warn=False)
-        else:
-            target = f"{path}{suffix}"
-        self.c.run(f"cp -a -- {q(path)} {q(target)}", hide=True, in_stream=False, dry=False)
+        if not self.backup_dir:
+            return f"{path}{suffix}"
+        if not self._backup_dir_ready:
+            try:
+                self.sftp.mkdir(self.backup_dir, 0o700)
+            except OSError:
+                self.probe(f"mkdir -p {q(self.backup_dir)}", warn=False)
+            self.sftp.chmod(self.backup_dir, 0o700)
+            self._backup_dir_ready = True
+        return f"{self.backup_dir.rstrip('/')}/{path.strip('/').replace('/', '%')}{suffix}"
+
+    def backup(self, path: str, suffix: str | None = None, *, data: bytes | None = None, st=None) -> str:
+        """Copy `path` aside with owner, mode and times (as cp -a); return the copy's path.
+
+        Over SFTP: from `data` when the caller has just read the file (with its
+        stat `st`), else read here. The copy is written 0600 before its first
+        byte (it may be a secret), then given the original's owner, mode, times.
+        """
+        target = self._backup_target(path, suffix)
+        if data is None:
+            data = self.read_bytes(path)
+        st = st or self.sftp.stat(path)
+        with self.sftp.open(target, "wb") as fh:
+            fh.chmod(0o600)
+            fh.set_pipelined(True)
+            fh.write(data)
+        self.sftp.chown(target, st.st_uid, st.st_gid)
+        self.sftp.chmod(target, stat.S_IMODE(st.st_mode))
+        self.sftp.utime(target, (st.st_atime, st.st_mtime))
         return target
 
-    def write_atomic(self, path: str, data: bytes, *, like: str | None = None, validate: str | None = None, mode: int | None = None, owner: str | None = None) -> None:
+    def write_atomic(self, path: str, data: bytes, *, like: str | None = None, validate: str | None = None, mode: int | None = None, owner: str | None = None, st=None, expect=None) -> None:
         """Temp file beside `path`, owner/group/mode of `like` (default: path), validate, rename.
 
         The temp file lives in the same directory so the rename is atomic on
         one file system; it is removed whatever happens before the rename.
+        `st`: the stat of `like`/path the caller already has (saves a round trip).
+        `expect` = (stat, bytes, monotonic time of that stat): just before the
+        rename, refuse if `path` changed since it was read (see _unchanged).
         """
         directory, _, name = path.rpartition("/")
         tmp = f"{directory}/.{name}.serverswap-tmp"
         reference = like or path
         try:
-            st = self.sftp.stat(reference)
+            st = st if st is not None and like is None else self.sftp.stat(reference)
             file_mode, uid, gid = stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
         except FileNotFoundError:
             file_mode, uid, gid = 0o644, 0, 0
         if mode is not None:
             file_mode = mode
+        if owner:
+            uid, gid = self._ids_of(owner)
+        renamed = False
         try:
             with self.sftp.open(tmp, "wb") as fh:
                 fh.chmod(0o600)  # before any byte is written: the content may be a secret
                 fh.set_pipelined(True)
                 fh.write(data)
             self.sftp.chown(tmp, uid, gid)
-            if owner:
-                self.c.run(f"chown {q(owner)} {q(tmp)}", hide=True, in_stream=False, dry=False)
             self.sftp.chmod(tmp, file_mode)
             if validate:
                 result = self.c.run(validate.format(q(tmp)), hide=True, warn=True, in_stream=False, dry=False)
@@ -191,15 +344,41 @@ class Host:
                         f"{self.alias}: the new {path} fails `{validate.format(tmp)}`"
                         f" ({first[0] if first else 'exit ' + str(result.exited)}); nothing was installed"
                     )
+            if expect is not None and not self._unchanged(path, tmp, *expect):
+                raise RemoteError(f"{self.alias}: {path} changed while it was being edited; nothing was installed; run the task again")
             self.sftp.posix_rename(tmp, path)
+            renamed = True
         finally:
-            try:
-                self.sftp.remove(tmp)
-            except (FileNotFoundError, OSError):
-                pass
+            if not renamed:
+                try:
+                    self.sftp.remove(tmp)
+                except (FileNotFoundError, OSError):
+                    pass
+
+    def _unchanged(self, path: str, tmp: str, before_st, before_bytes: bytes, read_at: float) -> bool:
+        """Nobody changed `path` since it was read (at monotonic time `read_at`, stat `before_st`).
+
+        Size or mtime differ: changed. Same: unchanged, if the mtime is older
+        than the read by more than the one-second resolution of SFTP times
+        (the host's clock now is the mtime of our temp file, just written,
+        minus the time elapsed since the read); otherwise (a file written in
+        the second we read it) the file is read again and compared.
+        """
+        now_st = self.sftp.stat(path)
+        if (now_st.st_size, now_st.st_mtime) != (before_st.st_size, before_st.st_mtime):
+            return False
+        host_clock_at_read = self.sftp.stat(tmp).st_mtime - (time.monotonic() - read_at) - 1
+        if before_st.st_mtime is not None and before_st.st_mtime + 1 < host_clock_at_read:
+            return True
+        return self.read_bytes(path) == before_bytes
 
     def edit(self, path: str, transform: Callable[[str], str], *, validate: str | None = None, backup: bool = True, secret: bool | None = None) -> EditResult:
         """Read, transform (pure), diff, back up, write temp, validate, rename."""
+        read_at = time.monotonic()
+        try:
+            before_st = self.sftp.stat(path)
+        except FileNotFoundError:
+            before_st = None
         before_bytes = self.read_bytes(path)
         before = before_bytes.decode(ENCODING, "surrogateescape")
         after = transform(before)
@@ -215,11 +394,8 @@ class Host:
         if self.dry:
             return EditResult(path, changed=True, diff=shown, dry=True)
         after_bytes = after.encode(ENCODING, "surrogateescape")
-        saved = self.backup(path) if backup else None
-        current = self.read_bytes(path)
-        if current != before_bytes:
-            raise RemoteError(f"{self.alias}: {path} changed while it was being edited; run the task again")
-        self.write_atomic(path, after_bytes, validate=validate)
+        saved = self.backup(path, data=before_bytes, st=before_st) if backup else None
+        self.write_atomic(path, after_bytes, validate=validate, st=before_st, expect=(before_st, before_bytes, read_at))
         self.record("change", path=path, backup=saved, sha256_before=sha256(before_bytes), sha256_after=sha256(after_bytes))
         if saved:
             self.say(f"{path}: changed (backup {saved})")
@@ -227,32 +403,30 @@ class Host:
 
     def put_bytes(self, path: str, data: bytes, *, mode: int, owner: str, validate: str | None = None, like: str | None = None) -> EditResult:
         """Install `data` at `path` (new or replaced) with the given owner ("user:group") and mode."""
-        exists = self.exists(path)
-        before = self.read_bytes(path) if exists else None
-        if before == data:
-            current = self.stat(path)
-            if stat.S_IMODE(current.st_mode) == mode and self._owner_of(path) == owner:
-                self.say(f"{path}: unchanged")
-                self.record("unchanged", path=path, sha256_before=sha256(data))
-                return EditResult(path, changed=False, dry=self.dry)
+        try:
+            current = self.sftp.stat(path)
+        except FileNotFoundError:
+            current = None
+        before = self.read_bytes(path) if current is not None else None
+        if before == data and stat.S_IMODE(current.st_mode) == mode and self._owner_of(path, current) == owner:
+            self.say(f"{path}: unchanged")
+            self.record("unchanged", path=path, sha256_before=sha256(data))
+            return EditResult(path, changed=False, dry=self.dry)
         self.say(f"{path}: {'would install' if self.dry else 'installing'} {len(data)} bytes, {owner} {mode:04o} (sha256 {sha256(data)[:12]}…)")
         if self.dry:
             return EditResult(path, changed=True, dry=True)
-        saved = self.backup(path) if exists else None
-        self.write_atomic(path, data, validate=validate, mode=mode, owner=owner)
+        saved = self.backup(path, data=before, st=current) if current is not None else None
+        self.write_atomic(path, data, validate=validate, mode=mode, owner=owner, st=current)
         self.record("change", path=path, backup=saved, sha256_before=sha256(before) if before is not None else None, sha256_after=sha256(data))
         return EditResult(path, changed=True, backup=saved)
 
-    def _owner_of(self, path: str) -> str:
-        return self.probe(f"stat -c %U:%G {q(path)}", warn=False).stdout.strip()
-
     def close(self) -> None:
-        if self._sftp is not None:
+        for client in list(self._sftps.values()):
             try:
-                self._sftp.close()
+                client.close()
             except Exception:
                 pass
-            self._sftp = None
+        self._sftps.clear()
         self.c.close()
 
 
