@@ -13,6 +13,7 @@ from fabfile import cockpit
 from fabfile import session as session_mod
 from fabfile import settings as settings_mod
 from fabfile.steps import StepInfo, run_sequence, step, step_states, still_in_place
+from fakes import FakeHost
 
 
 def rec(time, event, step=None, task=None, host=None, run="r1", **fields):
@@ -56,16 +57,6 @@ def test_a_failed_step_is_not_in_place():
 
 
 # -- run_sequence: resume, --force, --step ---------------------------------------------------------
-
-class FakeHost:
-    def __init__(self, spec, hostname):
-        self.spec, self.alias, self.hostname = spec, spec.alias, hostname
-        self.c = SimpleNamespace(host=spec.address)
-        self.task = self.step = None
-        self.dry = False
-
-    def probe(self, command, warn=True):
-        return SimpleNamespace(stdout=self.hostname + "\n", ok=True)
 
 
 @pytest.fixture

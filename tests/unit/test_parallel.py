@@ -3,7 +3,6 @@
 import io
 import threading
 import time
-from types import SimpleNamespace
 
 import pytest
 from invoke import Context
@@ -13,17 +12,7 @@ from fabfile import session as session_mod
 from fabfile import settings as settings_mod
 from fabfile.remote import LineWriter, RemoteError
 from fabfile.steps import each_host, run_parallel, step, step_states
-
-
-class FakeHost:
-    def __init__(self, spec, hostname):
-        self.spec, self.alias, self.hostname = spec, spec.alias, hostname
-        self.c = SimpleNamespace(host=spec.address)
-        self.task = self.step = None
-        self.dry = False
-
-    def probe(self, command, warn=True):
-        return SimpleNamespace(stdout=self.hostname + "\n", ok=True)
+from fakes import FakeHost
 
 
 @pytest.fixture
@@ -42,6 +31,7 @@ def swap(tmp_path):
     session_mod.set_current(session)
     CALLS.clear()
     FAIL.clear()
+    FAILED.clear()
     yield session
     session_mod.set_current(None)
 
@@ -49,11 +39,13 @@ def swap(tmp_path):
 CALLS = []
 FAIL = set()
 MET = threading.Event()
+FAILED = threading.Event()
 
 
 def _body(s):
     CALLS.append(s.info.ids[0])
     if s.info.ids[0] in FAIL:
+        FAILED.set()
         raise RemoteError(f"{s.info.ids[0]} broke on purpose")
     s.session.journal.write("change", host=s.host.alias, task=s.info.task_name, step=s.info.ids[0], path=f"/etc/{s.info.ids[0]}")
 
@@ -80,8 +72,10 @@ def n1(s):
 
 @step("N2", role="new", namespace="p", name="n-two")
 def n2(s):
-    """N2 (new): stand-in; slow, so old's lane fails while it runs."""
-    time.sleep(0.3)
+    """N2 (new): stand-in; still running when old's lane fails (waits for that failure, not for a time)."""
+    if FAIL:
+        assert FAILED.wait(5), "old's lane never failed"
+        time.sleep(0.1)  # the failing lane records its failure
     _body(s)
 
 

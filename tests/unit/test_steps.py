@@ -6,7 +6,6 @@ machine a step may touch, not SSH (the lab tests prove that on real hosts).
 
 import io
 import json
-from types import SimpleNamespace
 
 import pytest
 from fabric import Connection
@@ -18,18 +17,7 @@ from fabfile import settings as settings_mod
 from fabfile.journal import Journal
 
 from fabfile.steps import step
-
-
-class FakeHost:
-    def __init__(self, spec, hostname):
-        self.spec, self.alias, self.hostname = spec, spec.alias, hostname
-        self.c = SimpleNamespace(host=spec.address)
-        self.task = self.step = None
-        self.touched = []
-
-    def probe(self, command, warn=True):
-        assert command == "hostname"
-        return SimpleNamespace(stdout=self.hostname + "\n", ok=True)
+from fakes import FakeHost
 
 
 @pytest.fixture
