@@ -16,7 +16,7 @@ TEST_FILE = "/etc/serverswap-test.conf"
 
 
 @pytest.fixture
-def swap(lab, tmp_path):
+def swap(fresh, tmp_path):
     import lab.api as api
 
     settings = settings_mod.load(api.hosts_file())
