@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 
-from invoke.exceptions import Exit
 
 from .ops import accounts, authkeys, files, identity, network, sshd, transfer
 from .remote import RemoteError
@@ -36,10 +34,7 @@ def merge_accounts(s, yes=False):
 def rsync_home(s, yes=False):
     """C4 (old): rsync /home to new again (dry run, accept deletions or --yes, real run)."""
     s.session.assume_yes |= yes
-    local = os.path.join(s.settings["operator"]["report_dir"], "rsync-dryrun-c4.log")
-    summary = transfer.dry_run(s, s.host, local)
-    if not transfer.accept(s, summary):
-        raise Exit("C4: deletions not accepted; nothing copied")
+    transfer.review(s, s.host, "C4")
     transfer.real_run(s, s.host)
 
 

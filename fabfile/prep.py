@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 
-from invoke.exceptions import Exit
 
 from .ops import sshd, transfer
 from .steps import run_sequence, step
@@ -22,11 +20,7 @@ def allow_root_login(s):
 def rsync_dryrun(s, yes=False):
     """P2 (old): rsync -n of /home to new; summary, deletions to accept (--yes)."""
     s.session.assume_yes |= yes
-    local = os.path.join(s.settings["operator"]["report_dir"], "rsync-dryrun.log")
-    summary = transfer.dry_run(s, s.host, local)
-    s.say(f"dry-run list: {s.settings['rsync']['log']} on old, {local} here")
-    if not transfer.accept(s, summary):
-        raise Exit("P2: deletions not accepted; nothing copied")
+    transfer.review(s, s.host, "P2")
 
 
 @step("P3", role="old", namespace=NS, name="rsync")

@@ -13,6 +13,8 @@ import hashlib
 import os
 import shlex
 
+from invoke.exceptions import Exit
+
 from ..edit.rsynclog import summarize
 from ..remote import Host, RemoteError
 
@@ -71,6 +73,15 @@ def accept(step, summary) -> bool:
         return False
     step.note("rsync dry run accepted", **{MARK: {"command": command_id(step.settings), "deletions": summary.deletions}})
     return True
+
+
+def review(step, old: Host, step_id: str) -> None:
+    """Dry run, summary, and the operator's acceptance of its deletions (P2, C4); stops if refused."""
+    local = os.path.join(step.settings["operator"]["report_dir"], f"rsync-dryrun-{step_id.lower()}.log")
+    summary = dry_run(step, old, local)
+    step.say(f"dry-run list: {step.settings['rsync']['log']} on old, {local} here")
+    if not accept(step, summary):
+        raise Exit(f"{step_id}: deletions not accepted; nothing copied")
 
 
 def accepted_deletions(step) -> int | None:
