@@ -12,14 +12,12 @@ import getpass
 import json
 import os
 import threading
-import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
 EVENTS = {"start", "change", "unchanged", "done", "failed", "skipped", "check", "manual", "note"}
-SWAPPED_STEP = "C10"
 
 
 def now_iso() -> str:
@@ -60,10 +58,6 @@ class Journal:
     def records(self) -> Iterator[dict]:
         return read_records(self.path)
 
-    def step_state(self) -> dict[str, dict]:
-        """Last terminal record (done/failed/skipped) per step ID."""
-        return last_state(self.records())
-
     def swapped(self, alias: str) -> bool:
         """True once C10 moved this host: it answers at its `after` address and name.
 
@@ -99,10 +93,3 @@ def last_state(records) -> dict[str, dict]:
             state[record["step"]] = record
     return state
 
-
-class Timer:
-    def __init__(self):
-        self.start = time.monotonic()
-
-    def elapsed(self) -> float:
-        return round(time.monotonic() - self.start, 3)

@@ -372,8 +372,13 @@ class Host:
             return True
         return self.read_bytes(path) == before_bytes
 
-    def edit(self, path: str, transform: Callable[[str], str], *, validate: str | None = None, backup: bool = True, secret: bool | None = None) -> EditResult:
-        """Read, transform (pure), diff, back up, write temp, validate, rename."""
+    def edit(self, path: str, transform: Callable[[str], str], *, validate: str | Callable[[], str] | None = None, backup: bool = True, secret: bool | None = None) -> EditResult:
+        """Read, transform (pure), diff, back up, write temp, validate, rename.
+
+        `validate` is a command with `{}` for the temp file, or a callable giving
+        one once the transform has run (when the command depends on the content,
+        e.g. a zone's name for named-checkzone).
+        """
         read_at = time.monotonic()
         try:
             before_st = self.sftp.stat(path)
@@ -394,6 +399,8 @@ class Host:
         if self.dry:
             return EditResult(path, changed=True, diff=shown, dry=True)
         after_bytes = after.encode(ENCODING, "surrogateescape")
+        if callable(validate):
+            validate = validate()
         saved = self.backup(path, data=before_bytes, st=before_st) if backup else None
         self.write_atomic(path, after_bytes, validate=validate, st=before_st, expect=(before_st, before_bytes, read_at))
         self.record("change", path=path, backup=saved, sha256_before=sha256(before_bytes), sha256_after=sha256(after_bytes))

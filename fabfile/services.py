@@ -155,27 +155,21 @@ def services_of(host: Host):
     return backend
 
 
-def ensure_running(host: Host, service: str) -> bool:
-    """Start unless running; True when something was (or would be) done."""
+def ensure_running(host: Host, service: str, running: bool = True) -> bool:
+    """Start (or with running=False stop) unless already so; True when something was (or would be) done."""
     svc = services_of(host)
-    if svc.is_running(service):
-        host.say(f"{service}: running, unchanged")
+    state = "running" if running else "stopped"
+    if svc.is_running(service) == running:
+        host.say(f"{service}: {state}, unchanged")
         return False
-    svc.start(service)
+    (svc.start if running else svc.stop)(service)
     if not host.dry:
-        host.say(f"{service}: started")
+        host.say(f"{service}: {'started' if running else 'stopped'}")
     return True
 
 
 def ensure_stopped(host: Host, service: str) -> bool:
-    svc = services_of(host)
-    if not svc.is_running(service):
-        host.say(f"{service}: stopped, unchanged")
-        return False
-    svc.stop(service)
-    if not host.dry:
-        host.say(f"{service}: stopped")
-    return True
+    return ensure_running(host, service, running=False)
 
 
 def ensure_enabled(host: Host, service: str, enabled: bool = True) -> bool:

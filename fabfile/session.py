@@ -19,6 +19,7 @@ import paramiko
 from fabric import Connection
 
 from . import settings as settings_mod
+from .edit.authkeys import fingerprint as blob_fingerprint
 from .journal import Journal
 from .remote import Host, RemoteError, synced
 
@@ -42,14 +43,8 @@ class AcceptNewPolicy(paramiko.MissingHostKeyPolicy):
 
 
 def fingerprint(key) -> str:
-    import base64
-    import hashlib
-
-    return "SHA256:" + base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
-
-
-def known_hosts_name(address: str, port: int) -> str:
-    return address if port == 22 else f"[{address}]:{port}"
+    """A paramiko key's SHA256 fingerprint, as ssh-keygen -l prints it."""
+    return blob_fingerprint(key.get_base64())
 
 
 class Session:
@@ -89,9 +84,6 @@ class Session:
                 backup_dir=self.settings["operator"]["remote_backup_dir"],
             )
         return self.hosts[alias]
-
-    def host_by_role(self, role: str) -> Host:
-        return self.host(self.settings.by_role(role).alias)
 
     def connect(self, spec, address: str, *, timeout: int | None = None) -> Connection:
         operator = self.settings["operator"]

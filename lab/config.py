@@ -57,8 +57,3 @@ def host_cfg(host: str) -> dict:
 def before_ip(host: str) -> str:
     h = host_cfg(host)
     return h.get("before", {}).get("ip") or h["address"]
-
-
-def after_ip(host: str) -> str:
-    h = host_cfg(host)
-    return h.get("after", {}).get("ip") or before_ip(host)

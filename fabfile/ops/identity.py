@@ -237,41 +237,62 @@ def leftover_command(directory: str, names: list[str], exclude: list[str]) -> st
 BACKUP_GLOBS = ["*.serverswap-*", ".*.serverswap-tmp"]
 
 
+class _Refused(Exception):
+    """A file the journal says C8 already swapped and someone changed since (SwapState "conflict")."""
+
+
 def swap_host(step, host, mapping: dict[str, str]) -> list[str]:
-    """Swap every identity file on one host; returns the problems (files refused)."""
-    from ..remote import sha256
+    """Swap every identity file on one host; returns the problems (files refused).
+
+    Each file is read once, by Host.edit: whether it still needs the swap
+    (journal + its sha256) and a zone's name are decided from that text.
+    """
+    from ..remote import ENCODING, sha256
     from .zones import CHECKZONE, host_today, read_named_conf, reload_bind, require_checkzone, zone_name
 
     cfg = step.settings["identity"]
     zone_files = set(cfg["zone_files"])
+    records = list(step.session.journal.records())
     problems = []
     named_conf = today = None
     zones_changed = False
+
+    def transform_for(path, swap):
+        def transform(text):
+            state = swap_state(records, host.alias, path, sha256(text.encode(ENCODING, "surrogateescape")))
+            if state.action == "conflict":
+                raise _Refused(state.detail)
+            if state.action == "done":
+                host.say(f"{path}: already swapped ({state.detail})")
+                return text
+            return swap(text)
+        return transform
+
     for path in cfg["files"]:
         if not host.exists(path):
             host.say(f"{path}: not on {host.alias}, skipped")
             host.record("skipped", path=path, detail="missing on this host")
             continue
-        state = swap_state(step.session.journal.records(), host.alias, path, sha256(host.read_bytes(path)))
-        if state.action == "done":
-            host.say(f"{path}: unchanged (already swapped: {state.detail})")
-            host.record("unchanged", path=path, detail="already swapped")
-            continue
-        if state.action == "conflict":
-            host.say(f"{path}: REFUSED: {state.detail}")
-            problems.append(f"{host.alias}:{state.detail}")
-            continue
-        if path not in zone_files:
-            host.edit(path, lambda t: swap_text(t, mapping, zone=False))
-            continue
-        if today is None:
-            require_checkzone(host)
-            named_conf, today = read_named_conf(step, host), host_today(host)
-        zone = zone_name(host.read_text(path), path, named_conf)
-        origin = zone if zone.endswith(".") else zone + "."
-        result = host.edit(path, lambda t, o=origin: swap_text(t, mapping, zone=True, origin=o, today=today),
-                           validate=f"{CHECKZONE} -q {shlex.quote(zone)} {{}}")
-        zones_changed = zones_changed or result.changed
+        try:
+            if path not in zone_files:
+                host.edit(path, transform_for(path, lambda t: swap_text(t, mapping, zone=False)))
+                continue
+            if today is None:
+                require_checkzone(host)
+                named_conf, today = read_named_conf(step, host), host_today(host)
+            zone = {}
+
+            def swap_zone_text(text, path=path, zone=zone):
+                zone["name"] = zone_name(text, path, named_conf)
+                origin = zone["name"] if zone["name"].endswith(".") else zone["name"] + "."
+                return swap_text(text, mapping, zone=True, origin=origin, today=today)
+
+            result = host.edit(path, transform_for(path, swap_zone_text),
+                               validate=lambda: f"{CHECKZONE} -q {shlex.quote(zone['name'])} {{}}")
+            zones_changed = zones_changed or result.changed
+        except _Refused as refused:
+            host.say(f"{path}: REFUSED: {refused}")
+            problems.append(f"{host.alias}:{refused}")
     if zones_changed:
         reload_bind(step, host)  # else BIND keeps answering the names of before the swap (V6)
     return problems

@@ -17,3 +17,32 @@ class FakeHost:
 
     def probe(self, command, warn=True):
         return SimpleNamespace(stdout=self.hostname + "\n", ok=True)
+
+
+def fake_session(tmp_path):
+    """A real Session over the shipped hosts.toml whose hosts are FakeHosts, made current.
+
+    Returns (session, names): `names` is each alias's hostname, read when the
+    host is first asked for, so a test can make a machine answer wrongly.
+    The caller resets the current session (session.set_current(None)).
+    """
+    import io
+    import threading
+
+    from fabfile import session as session_mod
+    from fabfile import settings as settings_mod
+
+    settings = settings_mod.load(settings_mod.DEFAULT_HOSTS_FILE)
+    settings.sections["operator"]["journal"] = str(tmp_path / "journal.jsonl")
+    settings.sections["operator"]["report_dir"] = str(tmp_path / "reports")
+    session = session_mod.Session(settings, out=io.StringIO())
+    names = {"old": "itpass", "new": "ika-itpass", "backup": "dennou"}
+    lock = threading.Lock()
+
+    def host(alias):
+        with lock:
+            return session.hosts.setdefault(alias, FakeHost(settings.host(alias), names[alias]))
+
+    session.host = host
+    session_mod.set_current(session)
+    return session, names

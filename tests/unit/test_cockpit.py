@@ -1,6 +1,5 @@
 """plan / status / resume / report from journals, and rehearse's order, with stand-in steps."""
 
-import io
 import json
 import re
 from types import SimpleNamespace
@@ -13,7 +12,7 @@ from fabfile import cockpit
 from fabfile import session as session_mod
 from fabfile import settings as settings_mod
 from fabfile.steps import StepInfo, run_sequence, step, step_states, still_in_place
-from fakes import FakeHost
+from fakes import fake_session
 
 
 def rec(time, event, step=None, task=None, host=None, run="r1", **fields):
@@ -61,13 +60,7 @@ def test_a_failed_step_is_not_in_place():
 
 @pytest.fixture
 def swap(tmp_path):
-    settings = settings_mod.load(settings_mod.DEFAULT_HOSTS_FILE)
-    settings.sections["operator"]["journal"] = str(tmp_path / "journal.jsonl")
-    settings.sections["operator"]["report_dir"] = str(tmp_path / "reports")
-    session = session_mod.Session(settings, out=io.StringIO())
-    names = {"old": "itpass", "new": "ika-itpass", "backup": "dennou"}
-    session.host = lambda alias: session.hosts.setdefault(alias, FakeHost(settings.host(alias), names[alias]))
-    session_mod.set_current(session)
+    session, _ = fake_session(tmp_path)
     CALLS.clear()
     FAIL.clear()
     yield session

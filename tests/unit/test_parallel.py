@@ -1,6 +1,5 @@
 """run_parallel / each_host: old's and new's steps side by side, with stand-in steps and hosts."""
 
-import io
 import threading
 import time
 
@@ -9,26 +8,14 @@ from invoke import Context
 from invoke.exceptions import Exit
 
 from fabfile import session as session_mod
-from fabfile import settings as settings_mod
 from fabfile.remote import LineWriter, RemoteError
 from fabfile.steps import each_host, run_parallel, step, step_states
-from fakes import FakeHost
+from fakes import fake_session
 
 
 @pytest.fixture
 def swap(tmp_path):
-    settings = settings_mod.load(settings_mod.DEFAULT_HOSTS_FILE)
-    settings.sections["operator"]["journal"] = str(tmp_path / "journal.jsonl")
-    session = session_mod.Session(settings, out=io.StringIO())
-    names = {"old": "itpass", "new": "ika-itpass", "backup": "dennou"}
-    lock = threading.Lock()
-
-    def host(alias):
-        with lock:
-            return session.hosts.setdefault(alias, FakeHost(settings.host(alias), names[alias]))
-
-    session.host = host
-    session_mod.set_current(session)
+    session, _ = fake_session(tmp_path)
     CALLS.clear()
     FAIL.clear()
     FAILED.clear()

@@ -138,6 +138,6 @@ def test_every_key_is_in_the_readme_configuration_reference():
             if not any(full in row or (f"`{section}." in row and (short in row or f"`{key}`" in row)) for row in rows):
                 missing.append(f"{section}.{key}")
     for key in settings.HOST_KEYS:
-        if not any(f"`hosts.<alias>.{key}`" in row or (f"`hosts.<alias>." in row and f"`.{key}`" in row) for row in rows):
+        if not any(f"`hosts.<alias>.{key}`" in row or ("`hosts.<alias>." in row and f"`.{key}`" in row) for row in rows):
             missing.append(f"hosts.<alias>.{key}")
     assert not missing, f"undocumented hosts.toml keys: {missing}"

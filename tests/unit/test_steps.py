@@ -4,7 +4,6 @@ The hosts here are stand-ins: what is under test is the logic deciding which
 machine a step may touch, not SSH (the lab tests prove that on real hosts).
 """
 
-import io
 import json
 
 import pytest
@@ -13,21 +12,15 @@ from invoke import Context
 from invoke.exceptions import Exit
 
 from fabfile import session as session_mod
-from fabfile import settings as settings_mod
 from fabfile.journal import Journal
 
 from fabfile.steps import step
-from fakes import FakeHost
+from fakes import fake_session
 
 
 @pytest.fixture
-def swap_session(tmp_path, monkeypatch):
-    settings = settings_mod.load(settings_mod.DEFAULT_HOSTS_FILE)
-    settings.sections["operator"]["journal"] = str(tmp_path / "journal.jsonl")
-    session = session_mod.Session(settings, out=io.StringIO())
-    names = {"old": "itpass", "new": "ika-itpass", "backup": "dennou"}
-    session.host = lambda alias: session.hosts.setdefault(alias, FakeHost(settings.host(alias), names[alias]))
-    session_mod.set_current(session)
+def swap_session(tmp_path):
+    session, names = fake_session(tmp_path)
     yield session, names
     session_mod.set_current(None)
 
