@@ -81,9 +81,24 @@ def test_dry_run_journals_no_done(swap_session):
     assert [e[1] for e in journal_events(session)] == ["start"]
 
 
-def test_task_help_line_names_the_step():
-    assert disable_services.__doc__.startswith("D3 (old)")
-    assert disable_services.name == "disable-services"
+def test_every_runbook_step_is_a_task_whose_help_names_it():
+    """fab --list must make the runbook mapping obvious: each phase task's help starts with its step ID(s)."""
+    import re
+
+    import fabfile
+
+    runbook = ["P1", "P2", "P3", "P4", "Z1", "S1", "S2", "S3", "S4"] + [f"C{i}" for i in range(1, 11)] + \
+        ["D1", "D2", "D3", "D4", "D5", "N1", "N2", "N3", "V1", "V2", "V3", "V4", "V5", "V6", "B1", "A1", "A2", "A3"]
+    helps = []
+    for phase in fabfile.PHASES:
+        collection = fabfile.ns.collections[phase]
+        for name, task in collection.tasks.items():
+            first = (task.__doc__ or "").strip().splitlines()[0]
+            assert re.match(r"^[PZSCDNVBA]\d+", first), f"{phase}.{name}: help line {first!r} does not start with a step ID"
+            helps.append(first)
+    named = set(re.findall(r"\b[PZSCDNVBA]\d+\b", " ".join(h.split(":")[0] for h in helps)))
+    missing = [sid for sid in runbook if sid not in named]
+    assert not missing, f"runbook steps with no task: {missing}"
 
 
 def test_journal_records_are_json_lines_without_contents(swap_session):
