@@ -32,7 +32,22 @@ def rehearse(c):
     c.run("fab rehearse", env=env, pty=False)
 
 
-ns = Collection(test, rehearse)
+@task
+def readme(c):
+    """Write the README's configuration reference from the settings schema (fabfile/schema.py)."""
+    from fabfile import schema
+
+    path = os.path.join(HERE, "README.md")
+    text = open(path, encoding="utf-8").read()
+    begin, end = "<!-- reference: generated from fabfile/schema.py by `inv readme` -->", "<!-- end of reference -->"
+    head, rest = text.split(begin, 1)
+    _old, tail = rest.split(end, 1)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(f"{head}{begin}\n{schema.reference_table()}\n{end}{tail}")
+    print(f"{path}: configuration reference written")
+
+
+ns = Collection(test, rehearse, readme)
 try:
     from lab.tasks import ns as lab_ns
 

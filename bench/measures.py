@@ -46,8 +46,8 @@ def make_files(job: str) -> float:
 # ---- journal arithmetic (pure) ----------------------------------------------------
 
 def runbook_ids() -> set[str]:
-    from fabfile.cockpit import RUNBOOK
-    return {sid for _, sid, _ in RUNBOOK}
+    from fabfile.steps import runbook
+    return {sid for _, sid, _ in runbook()}
 
 
 def window_from(records: list[dict]) -> dict:

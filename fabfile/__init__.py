@@ -12,28 +12,23 @@ PHASES = ("prep", "phase0", "phase1", "phase2", "phase3", "phase4", "after")
 _ns = None
 
 
-def build_namespace():
+def load_phases() -> dict:
+    """The phase modules, imported (their @step declarations fill the step registry); {name: module}."""
     from importlib import import_module
 
+    return {name: import_module(f".{name}", __name__) for name in PHASES}
+
+
+def build_namespace():
     from invoke import Collection
 
+    from .cockpit import tasks as cockpit_tasks
+
     ns = Collection()
-    for name in PHASES:
-        try:
-            module = import_module(f".{name}", __name__)
-        except ModuleNotFoundError as exc:  # a phase not written yet
-            if exc.name != f"{__name__}.{name}":
-                raise
-            continue
+    for name, module in load_phases().items():
         ns.add_collection(Collection.from_module(module, name=name))
-    try:
-        cockpit = import_module(".cockpit", __name__)
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__name__}.cockpit":
-            raise
-    else:
-        for task in cockpit.TOP_LEVEL:
-            ns.add_task(task)
+    for task in cockpit_tasks.TOP_LEVEL:
+        ns.add_task(task)
     return ns
 
 

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-EVENTS = {"start", "change", "unchanged", "done", "failed", "skipped", "check", "manual", "note"}
+EVENTS = {"start", "change", "unchanged", "done", "failed", "skipped", "check", "manual", "note", "intent", "prepare"}
 
 
 def now_iso() -> str:
@@ -58,16 +58,31 @@ class Journal:
     def records(self) -> Iterator[dict]:
         return read_records(self.path)
 
-    def swapped(self, alias: str) -> bool:
-        """True once C10 moved this host: it answers at its `after` address and name.
+    def swapped(self, alias: str) -> bool | None:
+        """True once C10 moved this host (it answers at its `after` address and name), False before;
+        None (UNKNOWN) while a move was launched and not confirmed by the host's key.
 
         Per host, because C10 can succeed on one host and fail on the other.
         """
-        result = False
+        result: bool | None = False
         for record in self.records():
             if record.get("host") == alias and "swapped" in record:
-                result = bool(record["swapped"])
+                result = None if record["swapped"] == "unknown" else bool(record["swapped"])
         return result
+
+    def host_key(self, alias: str) -> str | None:
+        """The host key ("type base64") this alias was bound to at first contact: the machine IS its key."""
+        for record in self.records():
+            if record.get("host") == alias and record.get("host_key"):
+                return record["host_key"]
+        return None
+
+    def key_owner(self, key: str) -> str | None:
+        """The alias bound to this host key, if any."""
+        for record in self.records():
+            if record.get("host_key") == key:
+                return record.get("host")
+        return None
 
 
 def read_records(path: str | os.PathLike) -> Iterator[dict]:

@@ -20,7 +20,7 @@ from invoke.exceptions import Exit
 from . import checks as ck
 from . import session as session_mod
 from .ops import backupcheck
-from .remote import RemoteError
+from .errors import RemoteError
 from .steps import step
 
 NS = "phase4"
@@ -34,7 +34,7 @@ def where(s, role: str) -> tuple[str, str]:
 
 def site_domains(settings) -> list[str]:
     """The domains new takes mail for: N1's rcpthosts without localhost."""
-    return [d for d in settings["qmail"]["new"] if d != "localhost"]
+    return [d for d in settings.qmail.new if d != "localhost"]
 
 
 def finish(s, results: list[ck.Check]) -> list[ck.Check]:
@@ -56,37 +56,37 @@ def finish(s, results: list[ck.Check]) -> list[ck.Check]:
     return results
 
 
-@step("V1", role=None, namespace=NS, name="check-http")
+@step("V1", role=None, namespace=NS, name="check-http", title="http", hosts=("new",))
 def check_http(s):
     """V1 (new): the site answers over HTTP (status, and checks.http_marker in the page)."""
-    cfg = s.settings["checks"]
+    cfg = s.settings.checks
     alias, address = where(s, "new")
-    if not cfg["http_urls"]:
+    if not cfg.http_urls:
         return finish(s, [ck.skipped("V1 http", alias, "checks.http_urls is empty")])
-    return finish(s, [ck.http_check(url, address, cfg["http_marker"], cfg["timeout"], host=alias) for url in cfg["http_urls"]])
+    return finish(s, [ck.http_check(url, address, cfg.http_marker, cfg.timeout, host=alias) for url in cfg.http_urls])
 
 
-@step("V2", role=None, namespace=NS, name="check-pop")
+@step("V2", role=None, namespace=NS, name="check-pop", title="pop", hosts=("new",))
 def check_pop(s):
     """V2 (new): POP3 login of checks.pop_user (APOP when offered) and the mailbox listed."""
-    cfg = s.settings["checks"]
+    cfg = s.settings.checks
     alias, address = where(s, "new")
-    if not cfg["pop_user"]:
+    if not cfg.pop_user:
         return finish(s, [ck.skipped("V2 pop", alias, "checks.pop_user is empty")])
-    return finish(s, [ck.pop_check(address, cfg["pop_user"], cfg["pop_password"], cfg["pop_method"], cfg["timeout"], host=alias)])
+    return finish(s, [ck.pop_check(address, cfg.pop_user, cfg.pop_password, cfg.pop_method, cfg.timeout, host=alias)])
 
 
-@step("V3", role=None, namespace=NS, name="check-smtp")
+@step("V3", role=None, namespace=NS, name="check-smtp", title="smtp", hosts=("new",))
 def check_smtp(s):
     """V3 (new): SMTP accepts mail for the site's domains; a test message reaches the POP mailbox."""
-    cfg = s.settings["checks"]
+    cfg = s.settings.checks
     alias, address = where(s, "new")
-    local = cfg["pop_user"] or "postmaster"
-    sender = f"{local}@{cfg['mail_domain']}" if cfg["mail_domain"] else ""
-    results = [ck.smtp_accepts(address, f"{local}@{domain}", sender, cfg["timeout"], host=alias) for domain in site_domains(s.settings)]
-    if cfg["pop_user"] and cfg["mail_domain"]:
-        results.append(ck.mail_roundtrip(address, address, cfg["pop_user"], cfg["pop_password"], cfg["pop_method"], cfg["mail_domain"],
-                                         wait=cfg["mail_wait"], timeout=cfg["timeout"], host=alias))
+    local = cfg.pop_user or "postmaster"
+    sender = f"{local}@{cfg.mail_domain}" if cfg.mail_domain else ""
+    results = [ck.smtp_accepts(address, f"{local}@{domain}", sender, cfg.timeout, host=alias) for domain in site_domains(s.settings)]
+    if cfg.pop_user and cfg.mail_domain:
+        results.append(ck.mail_roundtrip(address, address, cfg.pop_user, cfg.pop_password, cfg.pop_method, cfg.mail_domain,
+                                         wait=cfg.mail_wait, timeout=cfg.timeout, host=alias))
     else:
         results.append(ck.skipped("V3 mail roundtrip", alias, "checks.pop_user or checks.mail_domain is empty"))
     return finish(s, results)
@@ -94,56 +94,56 @@ def check_smtp(s):
 
 def member_password(cfg) -> str:
     """The list member's POP password: its own, or pop_password when the member is pop_user."""
-    if cfg["list_member_password"]:
-        return cfg["list_member_password"]
-    local = cfg["list_member"].split("@", 1)[0]
-    return cfg["pop_password"] if cfg["pop_user"] and local == cfg["pop_user"] else ""
+    if cfg.list_member_password:
+        return cfg.list_member_password
+    local = cfg.list_member.split("@", 1)[0]
+    return cfg.pop_password if cfg.pop_user and local == cfg.pop_user else ""
 
 
-@step("V4", role=None, namespace=NS, name="check-list")
+@step("V4", role=None, namespace=NS, name="check-list", title="mailing list", hosts=("new",))
 def check_list(s):
     """V4 (new): a message to the mailing list reaches checks.list_member's mailbox."""
-    cfg = s.settings["checks"]
+    cfg = s.settings.checks
     alias, address = where(s, "new")
-    if not (cfg["list_address"] and cfg["list_member"]):
+    if not (cfg.list_address and cfg.list_member):
         return finish(s, [ck.skipped("V4 mailing list", alias, "checks.list_address or checks.list_member is empty")])
-    return finish(s, [ck.list_delivery(address, cfg["list_address"], cfg["list_member"], pop_address=address,
-                                       member_secret=member_password(cfg), method=cfg["pop_method"],
-                                       wait=cfg["mail_wait"], timeout=cfg["timeout"], host=alias)])
+    return finish(s, [ck.list_delivery(address, cfg.list_address, cfg.list_member, pop_address=address,
+                                       member_secret=member_password(cfg), method=cfg.pop_method,
+                                       wait=cfg.mail_wait, timeout=cfg.timeout, host=alias)])
 
 
-@step("V5", role=None, namespace=NS, name="check-old-closed")
+@step("V5", role=None, namespace=NS, name="check-old-closed", title="old: http/pop off, smtp refuses", hosts=("old",))
 def check_old_closed(s):
     """V5 (old): http and pop are off; smtp answers but refuses mail for the site's domains."""
-    cfg = s.settings["checks"]
+    cfg = s.settings.checks
     alias, address = where(s, "old")
-    results = [ck.http_refused(url, address, cfg["timeout"], host=alias) for url in cfg["http_urls"]]
-    results.append(ck.port_closed(address, ck.poplib.POP3_PORT, cfg["timeout"], host=alias, name="V5 pop off", what="pop3"))
-    local = cfg["pop_user"] or "postmaster"
-    sender = f"{local}@{cfg['mail_domain']}" if cfg["mail_domain"] else ""
-    results += [ck.smtp_refuses_rcpt(address, f"{local}@{domain}", sender, cfg["timeout"], host=alias) for domain in site_domains(s.settings)]
+    results = [ck.http_refused(url, address, cfg.timeout, host=alias) for url in cfg.http_urls]
+    results.append(ck.port_closed(address, ck.poplib.POP3_PORT, cfg.timeout, host=alias, name="V5 pop off", what="pop3"))
+    local = cfg.pop_user or "postmaster"
+    sender = f"{local}@{cfg.mail_domain}" if cfg.mail_domain else ""
+    results += [ck.smtp_refuses_rcpt(address, f"{local}@{domain}", sender, cfg.timeout, host=alias) for domain in site_domains(s.settings)]
     return finish(s, results)
 
 
-@step("V6", role=None, namespace=NS, name="check-dns")
+@step("V6", role=None, namespace=NS, name="check-dns", title="DNS on old and new", hosts=("old", "new"))
 def check_dns(s):
     """V6 (old, new): both DNS servers, asked directly, give checks.dns's address for each name."""
-    cfg = s.settings["checks"]
-    if not cfg["dns"]:
+    cfg = s.settings.checks
+    if not cfg.dns:
         return finish(s, [ck.skipped("V6 dns", "", "checks.dns is empty")])
     results = []
     for role in ("old", "new"):
         alias, address = where(s, role)
-        results += [ck.dns_check(address, name, expected, cfg["timeout"], host=alias) for name, expected in cfg["dns"].items()]
+        results += [ck.dns_check(address, name, expected, cfg.timeout, host=alias) for name, expected in cfg.dns.items()]
     return finish(s, results)
 
 
-@step("B1", role="backup", namespace=NS, name="check-backup")
+@step("B1", role="backup", namespace=NS, name="check-backup", title="the backup still runs")
 def check_backup(s):
     """B1 (backup): the backup scripts run in dry-run mode end well (exit status and log tail)."""
     results = []
-    for script in s.settings["backup_check"]["scripts"]:
-        outcome = backupcheck.dry_run(s.host, s.settings["backup_check"], script)
+    for script in s.settings.backup_check.scripts:
+        outcome = backupcheck.dry_run(s.host, s.settings.backup_check, script)
         for line in outcome.tail:
             s.host.say(f"  {outcome.log}: {line}")
         results.append(outcome.check)
@@ -194,13 +194,24 @@ def check(c):
     finally:
         session.check_results = None
     print(ck.table(results), file=session.out, flush=True)
-    pending = session.settings["checks"]["manual"]
+    pending = session.settings.checks.manual
     if pending:
         print(f"\n{len(pending)} manual check(s) to confirm: fab phase4.manual", file=session.out, flush=True)
     failed = [r for r in results if r.verdict == "FAIL"]
     if failed:
         raise Exit(f"phase4: {len(failed)} of {len(results)} check(s) FAILED", code=1)
+    close_stopped_services(session)
     return results
+
+
+def close_stopped_services(session) -> None:
+    """Every check passed: new serves the site, so old's stopped services are the plan, no longer an exposure."""
+    from .exposures import SERVICES, still_open
+
+    for record in still_open(list(session.journal.records())):
+        if record["exposure"] == SERVICES:
+            session.journal.write("note", host=record["host"], task=f"{NS}.check", step="V1", exposure=SERVICES, state="closed",
+                                  detail="new passes V1-V6: the site is served by new")
 
 
 def _ask(item: str) -> str:
@@ -221,7 +232,7 @@ def _ask(item: str) -> str:
 def manual(c):
     """V1-V4 manual (operator): the checks only a person can do; y/n/skip each, journalled."""
     session = session_mod.current(getattr(c, "config", None))
-    items = session.settings["checks"]["manual"]
+    items = session.settings.checks.manual
     from .cockpit import manual_answers
 
     previous = manual_answers(session.journal.records())

@@ -1,27 +1,40 @@
-"""Services behind one interface, with a sysvinit and a systemd back end.
+"""Services behind one interface, with a sysvinit and a systemd back end, proven by the init system's state.
 
 The seed's servers boot the sysvinit way (`/etc/init.d/X`, `update-rc.d`);
-newer replacements may run systemd. Tasks say what they want ("off at boot")
-and the back end picked per host says how.
+their replacements run systemd. Tasks say what they want ("off at boot")
+and the back end picked per host (by what runs as PID 1) says how. hosts.toml
+may name the runbook's names (`openbsd-inetd`, `bind9`) or unit names
+(`inetd`, `named`): on systemd a name is resolved to its real unit first
+(an alias such as `openbsd-inetd` -> `inetd.service`, or `bind9`, whose alias
+link exists only while `named` is enabled), and the tool says which unit it
+acted on.
+
+What counts is what the init system reports, never an exit status that
+means something else: `systemctl is-enabled` exits 0 for `alias`, `static`,
+`indirect`..., so "on at boot" is the real unit's `UnitFileState=enabled`
+(or, for a unit generated from an /etc/init.d script, its rc links); and
+every change is read back: a step that says "off at boot now" has seen the
+init system agree.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from .remote import Host, q
+from .commands import Script
+from .errors import RemoteError
 
 _ASSIGN = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(\S*)\s*(?:#.*)?$")
 _STATUS_CASE = re.compile(r"^\s*\(?\s*(?:[\w|-]+\|)?status(?:\|[\w|-]+)?\s*\)", re.MULTILINE)
 _EXEC = re.compile(r"--exec\s+(\S+)")
+PROPS_FOR_TEST = "Id,LoadState,ActiveState,SubState,UnitFileState,FragmentPath,SourcePath,MainPID"
+UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
+RC_LINKS = Script('for l in /etc/rc[2345].d/S??"$1"; do [ -e "$l" ] && exit 0; done; exit 1')
 
 
 def script_has_status(text: str) -> bool:
-    """Does an init script handle `status` (a `status)` case label)?
-
-    Old sysvinit scripts (Debian etch/lenny era) often do not: they answer
-    `status` with a usage message and an exit code that means nothing.
-    """
+    """Does an init script handle `status` (a `status)` case label)? Old scripts often do not."""
     return bool(_STATUS_CASE.search(text))
 
 
@@ -42,10 +55,7 @@ def daemons_of_script(text: str, service: str) -> list[str]:
         match = _ASSIGN.match(line)
         if match:
             values[match.group(1)] = expand(match.group(2))
-    found = []
-    if values.get("DAEMON"):
-        found.append(values["DAEMON"])
-    found += [expand(m.group(1)) for m in _EXEC.finditer(text)]
+    found = ([values["DAEMON"]] if values.get("DAEMON") else []) + [expand(m.group(1)) for m in _EXEC.finditer(text)]
     names = []
     for path in found + [service]:
         base = path.rstrip("/").rsplit("/", 1)[-1]
@@ -54,130 +64,195 @@ def daemons_of_script(text: str, service: str) -> list[str]:
     return names
 
 
+def parse_show(text: str) -> dict[str, str]:
+    """`systemctl show -p A,B NAME` output -> {A: value, B: value}."""
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """What the init system says about one service name."""
+
+    name: str            # as hosts.toml gives it
+    unit: str            # the real unit (systemd) or the init script's name (sysvinit)
+    exists: bool
+    running: bool
+    enabled: bool
+    state: str = ""      # systemd's UnitFileState / ActiveState words, for messages
+    masked: bool = False
+
+    def label(self) -> str:
+        return self.name if self.unit in (self.name, f"{self.name}.service") else f"{self.name} (unit {self.unit})"
+
+
 class SysV:
+    """/etc/init.d scripts and rc links; the seed's way of D3 (remove + chmod 644) and its reverse."""
+
     name = "sysvinit"
 
-    def __init__(self, host: Host, runlevel: int = 2):
+    def __init__(self, host):
         self.host = host
-        self.runlevel = runlevel
-
-    def _action(self, service: str, action: str) -> str:
-        # A script disabled the seed's way is mode 644: run it through sh.
-        path = f"/etc/init.d/{service}"
-        return f"if [ -x {q(path)} ]; then {q(path)} {action}; else sh {q(path)} {action}; fi"
-
-    def exists(self, service: str) -> bool:
-        return self.host.exists(f"/etc/init.d/{service}")
 
     def _script(self, service: str) -> str | None:
-        cache = self.__dict__.setdefault("_scripts", {})
-        if service not in cache:
-            path = f"/etc/init.d/{service}"
-            cache[service] = self.host.read_text(path) if self.host.exists(path) else None
-        return cache[service]
+        path = f"/etc/init.d/{service}"
+        return self.host.facts.get(("init-script", service), lambda: self.host.read_text(path) if self.host.exists(path) else None)
 
-    def is_running(self, service: str) -> bool:
-        """`/etc/init.d/X status` when the script has it, else `pidof` of its daemon."""
+    def _action(self, service: str, action: str) -> Script:
+        # A script disabled the seed's way is mode 644: run it through sh.
+        return Script('if [ -x "$1" ]; then exec "$1" "$2"; else exec sh "$1" "$2"; fi', f"/etc/init.d/{service}", action)
+
+    def _running(self, service: str, script: str) -> bool:
+        if script_has_status(script):
+            return self.host.check(self._action(service, "status"))
+        names = daemons_of_script(script, service)
+        return self.host.check(Script('for d in "$@"; do pidof -x "$d" >/dev/null && exit 0; done; exit 1', *names))
+
+    def unit(self, service: str) -> Unit:
         script = self._script(service)
         if script is None:
-            return False
-        if script_has_status(script):
-            return self.host.probe(self._action(service, "status") + " >/dev/null 2>&1").ok
-        names = " ".join(q(name) for name in daemons_of_script(script, service))
-        return self.host.check(f"for d in {names}; do pidof -x \"$d\" >/dev/null && exit 0; done; exit 1")
+            return Unit(service, service, False, False, False)
+        enabled = self.host.check(["test", "-x", f"/etc/init.d/{service}"]) and self.host.check(Script(RC_LINKS.text, service))
+        return Unit(service, service, True, self._running(service, script), enabled)
 
-    def is_enabled(self, service: str) -> bool:
-        path = f"/etc/init.d/{service}"
-        return self.host.check(f"[ -x {q(path)} ] && ls /etc/rc{self.runlevel}.d/S??{q(service)} >/dev/null 2>&1")
+    def run(self, unit: Unit, action: str):
+        return self.host.change(self._action(unit.unit, action), what=f"/etc/init.d/{unit.unit} {action}")
 
-    def start(self, service: str):
-        return self.host.change(self._action(service, "start"), what=f"/etc/init.d/{service} start", hide=True)
+    def set_boot(self, unit: Unit, enabled: bool, mask: bool = False):
+        path = f"/etc/init.d/{unit.unit}"
+        if enabled:
+            self.host.change(["update-rc.d", unit.unit, "defaults"], what=f"update-rc.d {unit.unit} defaults")
+            return self.host.change(["chmod", "755", path], what=f"chmod 755 {path}")
+        self.host.change(["update-rc.d", "-f", unit.unit, "remove"], what=f"update-rc.d -f {unit.unit} remove")
+        return self.host.change(["chmod", "644", path], what=f"chmod 644 {path}")
 
-    def stop(self, service: str):
-        return self.host.change(self._action(service, "stop"), what=f"/etc/init.d/{service} stop", hide=True)
-
-    def restart(self, service: str):
-        return self.host.change(self._action(service, "restart"), what=f"/etc/init.d/{service} restart", hide=True)
-
-    def enable(self, service: str):
-        """The seed's reverse of D3: `update-rc.d X defaults; chmod 755 X`."""
-        return self.host.change(
-            f"cd /etc/init.d && update-rc.d {q(service)} defaults >/dev/null && chmod 755 {q(service)}",
-            what=f"update-rc.d {service} defaults; chmod 755 /etc/init.d/{service}",
-        )
-
-    def disable(self, service: str):
-        """The seed's D3: `update-rc.d -f X remove; chmod 644 X` (stays off after a reboot)."""
-        return self.host.change(
-            f"cd /etc/init.d && update-rc.d -f {q(service)} remove >/dev/null && chmod 644 {q(service)}",
-            what=f"update-rc.d -f {service} remove; chmod 644 /etc/init.d/{service}",
-        )
+    def daemon_names(self, unit: Unit) -> list[str]:
+        script = self._script(unit.unit)
+        return daemons_of_script(script, unit.unit) if script else [unit.unit]
 
 
 class Systemd:
-    name = "systemd"
+    """Units, resolved from whatever name hosts.toml gives; state from `systemctl show`."""
 
-    def __init__(self, host: Host):
+    name = "systemd"
+    PROPS = PROPS_FOR_TEST
+
+    def __init__(self, host):
         self.host = host
 
-    def exists(self, service: str) -> bool:
-        return self.host.check(f"systemctl cat {q(service)} >/dev/null 2>&1")
+    def _show(self, name: str) -> dict[str, str]:
+        return parse_show(self.host.probe(["systemctl", "show", "-p", self.PROPS, "--", name]).stdout)
 
-    def is_running(self, service: str) -> bool:
-        return self.host.check(f"systemctl is-active --quiet {q(service)}")
+    def _alias_target(self, name: str) -> str | None:
+        """The unit whose [Install] Alias= names `name` (an alias link that exists only while enabled)."""
+        wanted = name if "." in name else f"{name}.service"
+        result = self.host.probe(Script('grep -lsE "^Alias=.*(^|[ =])$1( |$)" "$@" 2>/dev/null; true', wanted,
+                                        *[f"{d}/*.service" for d in UNIT_DIRS]))
+        for path in result.stdout.split():
+            return path.rsplit("/", 1)[-1]
+        return None
 
-    def is_enabled(self, service: str) -> bool:
-        return self.host.check(f"systemctl is-enabled --quiet {q(service)}")
+    def _resolve(self, name: str) -> dict[str, str]:
+        props = self._show(name)
+        if props.get("LoadState") == "not-found":
+            target = self._alias_target(name)
+            if target:
+                props = self._show(target)
+        return props
 
-    def start(self, service: str):
-        return self.host.change(f"systemctl start {q(service)}")
+    def unit(self, service: str) -> Unit:
+        props = self._resolve(service)
+        unit_id = props.get("Id", service)
+        load, file_state, active = props.get("LoadState", ""), props.get("UnitFileState", ""), props.get("ActiveState", "")
+        exists = load not in ("not-found", "") or file_state == "masked"
+        if file_state in ("generated", "") and props.get("SourcePath", "").startswith("/etc/init.d/"):
+            enabled = self.host.check(Script(RC_LINKS.text, unit_id.removesuffix(".service")))
+        else:
+            enabled = file_state == "enabled"
+        return Unit(service, unit_id, exists, active in ("active", "reloading"), enabled,
+                    f"{file_state or 'no unit file'}, {active or 'unknown'}", file_state == "masked")
 
-    def stop(self, service: str):
-        return self.host.change(f"systemctl stop {q(service)}")
+    def run(self, unit: Unit, action: str):
+        return self.host.change(["systemctl", action, unit.unit], what=f"systemctl {action} {unit.unit}")
 
-    def restart(self, service: str):
-        return self.host.change(f"systemctl restart {q(service)}")
+    def set_boot(self, unit: Unit, enabled: bool, mask: bool = False):
+        if enabled:
+            if unit.masked:
+                self.host.change(["systemctl", "unmask", unit.unit], what=f"systemctl unmask {unit.unit}")
+            return self.host.change(["systemctl", "enable", "--quiet", unit.unit], what=f"systemctl enable {unit.unit}")
+        self.host.change(["systemctl", "disable", "--quiet", unit.unit], what=f"systemctl disable {unit.unit}")
+        if mask:
+            return self.host.change(["systemctl", "mask", "--quiet", unit.unit], what=f"systemctl mask {unit.unit}")
+        return None
 
-    def enable(self, service: str):
-        return self.host.change(f"systemctl enable --quiet {q(service)}")
-
-    def disable(self, service: str):
-        return self.host.change(f"systemctl disable --quiet {q(service)}")
-
-
-def services_of(host: Host):
-    """Pick the back end by what runs as PID 1 on that host (cached on the Host)."""
-    backend = getattr(host, "_services", None)
-    if backend is None:
-        systemd = host.check("test -d /run/systemd/system")
-        backend = Systemd(host) if systemd else SysV(host)
-        host._services = backend
-    return backend
+    def daemon_names(self, unit: Unit) -> list[str]:
+        """The unit's main program's name, read from its running MainPID, else its ExecStart."""
+        out = self.host.probe(["systemctl", "show", "-p", "ExecStart", "--value", unit.unit]).stdout
+        match = re.search(r"path=(\S+)", out)
+        return [match.group(1).rsplit("/", 1)[-1]] if match else [unit.unit.removesuffix(".service")]
 
 
-def ensure_running(host: Host, service: str, running: bool = True) -> bool:
-    """Start (or with running=False stop) unless already so; True when something was (or would be) done."""
-    svc = services_of(host)
+def services_of(host):
+    """The back end of this host (by what runs as PID 1), cached in its facts."""
+    return host.facts.get("services", lambda: Systemd(host) if host.facts.init_system == "systemd" else SysV(host))
+
+
+def unit(host, service: str, *, fresh: bool = False) -> Unit:
+    """The init system's answer for `service` (cached until a change; `fresh` reads again)."""
+    if fresh:
+        host.facts.forget(("unit", service))
+    return host.facts.get(("unit", service), lambda: services_of(host).unit(service))
+
+
+def require(host, names, key: str) -> list[Unit]:
+    """The units of `names`; one line naming the hosts.toml key when the host does not know one."""
+    units = [unit(host, name) for name in names]
+    unknown = [u.name for u in units if not u.exists]
+    if unknown:
+        init = services_of(host).name
+        raise RemoteError(f"{host.alias}: no service {', '.join(unknown)} here ({init}); fix {key} in hosts.toml")
+    return units
+
+
+def _proven(host, service: str, what: str, ok) -> Unit:
+    if host.dry:
+        return unit(host, service)
+    after = unit(host, service, fresh=True)
+    if not ok(after):
+        raise RemoteError(f"{host.alias}: {after.label()} is not {what} after the change ({after.state or 'init system says no'}); "
+                          f"see its log (journalctl -u / /var/log), fix it, then run the task again")
+    return after
+
+
+def ensure_running(host, service: str, running: bool = True) -> bool:
+    """Start (or with running=False stop) unless already so, and read the state back; True when acted."""
+    u = unit(host, service)
     state = "running" if running else "stopped"
-    if svc.is_running(service) == running:
-        host.say(f"{service}: {state}, unchanged")
+    if u.running == running:
+        host.say(f"{u.label()}: {state}, unchanged")
         return False
-    (svc.start if running else svc.stop)(service)
+    services_of(host).run(u, "start" if running else "stop")
+    _proven(host, service, state, lambda a: a.running == running)
     if not host.dry:
-        host.say(f"{service}: {'started' if running else 'stopped'}")
+        host.say(f"{u.label()}: {'started' if running else 'stopped'}")
     return True
 
 
-def ensure_stopped(host: Host, service: str) -> bool:
-    return ensure_running(host, service, running=False)
-
-
-def ensure_enabled(host: Host, service: str, enabled: bool = True) -> bool:
-    svc = services_of(host)
-    if svc.is_enabled(service) == enabled:
-        host.say(f"{service}: {'on' if enabled else 'off'} at boot, unchanged")
+def ensure_enabled(host, service: str, enabled: bool = True, *, mask: bool = False) -> bool:
+    """On (or off, optionally masked) at boot unless already so, read back from the init system."""
+    u = unit(host, service)
+    word = "on" if enabled else "off"
+    if u.enabled == enabled and (enabled or not mask or u.masked):
+        host.say(f"{u.label()}: {word} at boot, unchanged")
         return False
-    (svc.enable if enabled else svc.disable)(service)
+    services_of(host).set_boot(u, enabled, mask)
+    _proven(host, service, f"{word} at boot", lambda a: a.enabled == enabled)
     if not host.dry:
-        host.say(f"{service}: {'on' if enabled else 'off'} at boot now")
+        host.say(f"{u.label()}: {word} at boot now{' (masked)' if mask and not enabled else ''}")
     return True
+
+
+def restart(host, service: str):
+    """Restart and read back that it runs."""
+    result = services_of(host).run(unit(host, service), "restart")
+    _proven(host, service, "running", lambda a: a.running)
+    return result

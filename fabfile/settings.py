@@ -1,5 +1,12 @@
 """Load and validate hosts.toml: who is who, and every value of the runbook.
 
+One frozen dataclass per hosts.toml section (fabfile/schema.py): each key's
+type, default and meaning live there, in one place, as Ansible's
+`argument_spec` keeps them. This module reads the TOML, checks it against
+that schema, resolves paths, checks the relations between values and the
+values that would be dangerous on the night, and builds the typed
+`Settings` the code reads (`settings.checks.pop_user`).
+
 Validation collects every problem before it reports, so an operator fixes a
 broken file in one pass instead of one error per run. Nothing here touches
 a host; nothing here imports Fabric.
@@ -7,6 +14,7 @@ a host; nothing here imports Fabric.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import tomllib
@@ -14,144 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROLES = ("old", "new", "backup")
+from . import schema
+from .schema import HOST_KEYS, IDENTITY_KEYS, ROLES, SECTIONS, SettingsError, check_type  # noqa: F401 (re-exported)
+
 DEFAULT_HOSTS_FILE = Path(__file__).resolve().parent.parent / "hosts.toml"
-
-
-class SettingsError(ValueError):
-    """hosts.toml is unusable; str() is one line per problem, each naming its key."""
-
-    def __init__(self, path, problems):
-        self.path = path
-        self.problems = list(problems)
-        super().__init__("\n".join(f"{path}: {p}" for p in self.problems))
-
-
-# Schema: section -> key -> (type, required). `list[str]` etc. are checked
-# element-wise; "path" is a str that is resolved against the file's folder.
-_STR, _INT, _BOOL = "str", "int", "bool"
-_STRS, _INTS = "list[str]", "list[int]"
-
-SCHEMA: dict[str, dict[str, tuple[str, bool]]] = {
-    "operator": {
-        "journal": ("path", True),
-        "known_hosts": ("path", True),
-        "accept_new_host_keys": (_BOOL, False),
-        "report_dir": ("path", True),
-        "remote_backup_dir": (_STR, False),
-        "connect_timeout": (_INT, False),
-    },
-    "root_login": {
-        "sshd_config": (_STR, True),
-        "permit_root_login": (_STR, True),
-        "comment_out": (_STRS, False),
-        "restart": (_STR, True),
-    },
-    "rsync": {
-        "workdir": (_STR, True),
-        "source": (_STR, True),
-        "dest": (_STR, True),
-        "options": (_STRS, True),
-        "excludes": (_STRS, False),
-        "log": (_STR, True),
-        "ssh": (_STR, True),
-        "deletion_preview": (_INT, False),
-        "real_run_options": (_STRS, False),
-    },
-    "ttl": {
-        "zone_dir": (_STR, True),
-        "zone_files": (_STRS, True),
-        "lowered": (_INT, True),
-        "normal": (_INT, True),
-    },
-    "resolver": {
-        "path": (_STR, True),
-        "nameservers": (_STRS, True),
-        "search": (_STRS, False),
-    },
-    "stop_services": {"web": (_STRS, True), "mail": (_STRS, True)},
-    "sessions": {"spare_users": (_STRS, False), "login_commands": (_STRS, False)},
-    "crontabs": {"dir": (_STR, True)},
-    "accounts": {
-        "uid_min": (_INT, True),
-        "uid_max": (_INT, True),
-        "shadow_backup": (_STR, True),
-    },
-    "authorized_keys": {
-        "path": (_STR, True),
-        "renamed_to": (_STR, True),
-        "new_public_key": (_STR, True),
-        "options": (_STR, True),
-    },
-    "pop_auth": {"path": (_STR, True), "owner": (_STR, True), "group": (_STR, True)},
-    "identity": {
-        "files": (_STRS, True),
-        "zone_files": (_STRS, False),
-        "leftover_search": (_STR, True),
-        "leftover_names": (_STRS, False),
-    },
-    "network": {
-        "restart": (_STR, True),
-        "settle_seconds": (_INT, False),
-        "reconnect_timeout": (_INT, False),
-    },
-    "bind": {
-        "host": (_STR, True),
-        "etc_dir": (_STR, True),
-        "data_dir": (_STR, True),
-        "service": (_STR, True),
-        "named_conf": (_STR, False),
-    },
-    "qmail": {
-        "control_dir": (_STR, True),
-        "files": (_STRS, True),
-        "old": (_STRS, True),
-        "new": (_STRS, True),
-        "service": (_STR, True),
-        "showctl": (_STR, False),
-    },
-    "disable_services": {"services": (_STRS, True)},
-    "enable_services": {"services": (_STRS, True)},
-    "bouncer": {"list": (_STR, False), "path": (_STR, True), "lines": (_STRS, True)},
-    "checks": {
-        "http_urls": (_STRS, False),
-        "http_marker": (_STR, False),
-        "mail_domain": (_STR, False),
-        "pop_user": (_STR, False),
-        "pop_password": (_STR, False),
-        "pop_method": (_STR, False),
-        "list_address": (_STR, False),
-        "list_member": (_STR, False),
-        "dns": ("dict[str,str]", False),
-        "manual": (_STRS, False),
-        "list_member_password": (_STR, False),
-        "timeout": (_INT, False),
-        "mail_wait": (_INT, False),
-    },
-    "backup_check": {
-        "user": (_STR, True),
-        "group": (_STR, True),
-        "dir": (_STR, True),
-        "scripts": ("list[dict]", True),
-        "tail_lines": (_INT, False),
-        "fail_patterns": (_STRS, False),
-    },
-    "cleanup": {"paths": (_STRS, False)},
-    "build_accounts": {"pattern": (_STR, True), "sudoers": (_STR, True)},
-}
-
-HOST_KEYS = {
-    "role": (_STR, True),
-    "address": (_STR, False),
-    "user": (_STR, False),
-    "port": (_INT, False),
-    "key": ("path", False),
-    "machine": (_STR, False),
-    "aliases": (_STRS, False),
-    "before": ("identity", False),
-    "after": ("identity", False),
-}
-IDENTITY_KEYS = ("hostname", "fqdn", "ip")
 
 
 @dataclass(frozen=True)
@@ -188,16 +62,12 @@ class HostSpec:
         return f"{self.alias} ({self.before.hostname or self.address})"
 
 
-@dataclass
-class Settings:
-    """The validated hosts file. Sections are plain dicts with defaults filled in."""
+@dataclass(frozen=True)
+class Settings(schema.Sections):
+    """The validated hosts file: `path`, `hosts`, and one typed section per hosts.toml table."""
 
-    path: Path
-    hosts: dict[str, HostSpec]
-    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def __getitem__(self, section: str) -> dict[str, Any]:
-        return self.sections[section]
+    path: Path = Path()
+    hosts: dict[str, HostSpec] = field(default_factory=dict)
 
     def by_role(self, role: str) -> HostSpec:
         for spec in self.hosts.values():
@@ -210,40 +80,19 @@ class Settings:
             return self.hosts[alias]
         except KeyError:
             known = ", ".join(self.hosts)
-            raise SettingsError(
-                self.path, [f"unknown host {alias!r}: use one of {known} (the [hosts.*] tables)"]
-            ) from None
+            raise SettingsError(self.path, [f"unknown host {alias!r}: use one of {known} (the [hosts.*] tables)"]) from None
 
+    def replace(self, **sections: dict[str, Any]) -> "Settings":
+        """A copy with some keys changed: `settings.replace(operator={"journal": "/tmp/j"})` (tests, tools)."""
+        changed = {name: dataclasses.replace(getattr(self, name), **values) for name, values in sections.items()}
+        return dataclasses.replace(self, **changed)
 
-DEFAULTS = {
-    "operator": {"accept_new_host_keys": False, "remote_backup_dir": "", "connect_timeout": 10},
-    "root_login": {"comment_out": []},
-    "rsync": {"excludes": [], "deletion_preview": 20, "real_run_options": ["--info=name0,progress2"]},
-    "resolver": {"search": []},
-    "sessions": {"spare_users": ["root"], "login_commands": ["sshd", "bash", "sh", "-bash"]},
-    "identity": {"zone_files": [], "leftover_names": []},
-    "network": {"settle_seconds": 2, "reconnect_timeout": 60},
-    "qmail": {"showctl": "qmail-showctl"},
-    "bind": {"named_conf": "named.conf"},
-    "bouncer": {"list": ""},
-    "checks": {
-        "http_urls": [],
-        "http_marker": "",
-        "mail_domain": "",
-        "pop_user": "",
-        "pop_password": "",
-        "pop_method": "apop",
-        "list_address": "",
-        "list_member": "",
-        "dns": {},
-        "manual": [],
-        "list_member_password": "",
-        "timeout": 10,
-        "mail_wait": 60,
-    },
-    "backup_check": {"tail_lines": 5, "fail_patterns": ["rsync error", "failed", "Permission denied", "No such file"]},
-    "cleanup": {"paths": []},
-}
+    def with_hosts(self, **changes: dict[str, Any]) -> "Settings":
+        """A copy with some host fields changed: `settings.with_hosts(old={"address": "..."})`."""
+        hosts = dict(self.hosts)
+        for alias, fields in changes.items():
+            hosts[alias] = dataclasses.replace(hosts[alias], **fields)
+        return dataclasses.replace(self, hosts=hosts)
 
 
 def hosts_file_path(explicit: str | os.PathLike | None = None) -> Path:
@@ -264,149 +113,89 @@ def load(path: str | os.PathLike | None = None) -> Settings:
         raise SettingsError(path, ["file not found: create it from the shipped hosts.toml or set SERVERSWAP_HOSTS"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(path, [f"not valid TOML ({exc}): fix the syntax at that line"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(path, [f"cannot read it ({exc.__class__.__name__}: {exc}): check the path and its permissions"]) from None
     return parse(raw, path)
 
 
 def parse(raw: dict[str, Any], path: Path) -> Settings:
     problems: list[str] = []
     base = path.parent
-    sections: dict[str, dict[str, Any]] = {}
-
     for name in raw:
-        if name != "hosts" and name not in SCHEMA:
-            problems.append(f"[{name}]: unknown section (known: hosts, {', '.join(SCHEMA)})")
-    for name, keys in SCHEMA.items():
-        table = raw.get(name)
-        if table is None:
-            if any(required for _, required in keys.values()):
-                problems.append(f"[{name}]: missing section")
-                continue
-            table = {}
-        if not isinstance(table, dict):
-            problems.append(f"[{name}]: must be a table")
-            continue
-        values = dict(DEFAULTS.get(name, {}))
-        for key, value in table.items():
-            if key not in keys:
-                problems.append(f"{name}.{key}: unknown key (known: {', '.join(keys)})")
-                continue
-            kind, _ = keys[key]
-            problem = _check_type(value, kind)
-            if problem:
-                problems.append(f"{name}.{key}: {problem}")
-                continue
-            values[key] = _resolve(value, kind, base)
-        for key, (_, required) in keys.items():
-            if required and key not in table:
-                problems.append(f"{name}.{key}: missing (required)")
-        sections[name] = values
-
+        if name != "hosts" and name not in SECTIONS:
+            problems.append(f"[{name}]: unknown section (known: hosts, {', '.join(SECTIONS)})")
+    sections = {name: schema.build_section(name, cls, raw.get(name), base, problems) for name, cls in SECTIONS.items()}
     hosts = _parse_hosts(raw.get("hosts"), base, problems)
-    _check_relations(sections, hosts, problems)
-    if problems:
-        raise SettingsError(path, problems)
-    return Settings(path=path, hosts=hosts, sections=sections)
+    if not problems:
+        settings = Settings(path=path, hosts=hosts, **sections)
+        _check_relations(settings, problems)
+        schema.check_dangers(settings, problems)
+        if not problems:
+            return settings
+    raise SettingsError(path, problems)
 
 
-def _check_type(value: Any, kind: str) -> str | None:
-    simple = {_STR: str, "path": str, _INT: int, _BOOL: bool}
-    if kind in simple:
-        if kind == _INT and isinstance(value, bool):
-            return "must be an integer, not true/false"
-        if not isinstance(value, simple[kind]):
-            return f"must be {'a string' if simple[kind] is str else 'an integer' if kind == _INT else 'true or false'}, got {type(value).__name__}"
-        return None
-    if kind in (_STRS, _INTS, "list[dict]"):
-        element = {_STRS: str, _INTS: int, "list[dict]": dict}[kind]
-        if not isinstance(value, list) or not all(isinstance(v, element) for v in value):
-            return f"must be a list of {element.__name__}"
-        return None
-    if kind == "dict[str,str]":
-        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            return "must be a table of string values"
-        return None
-    if kind == "identity":
-        if not isinstance(value, dict):
-            return "must be a table with hostname, fqdn, ip"
-        unknown = set(value) - set(IDENTITY_KEYS)
-        if unknown:
-            return f"unknown key(s) {', '.join(sorted(unknown))} (known: hostname, fqdn, ip)"
-        if not all(isinstance(v, str) for v in value.values()):
-            return "hostname, fqdn and ip must be strings"
-        return None
-    raise AssertionError(kind)
+def _host_problems(where: str, spec: dict, problems: list[str]) -> bool:
+    bad = False
+    for key, value in spec.items():
+        if key not in HOST_KEYS:
+            problems.append(f"{where}.{key}: unknown key (known: {', '.join(HOST_KEYS)})")
+            bad = True
+            continue
+        problem = check_type(value, HOST_KEYS[key][0])
+        if problem:
+            problems.append(f"{where}.{key}: {problem}")
+            bad = True
+    if "role" not in spec:
+        problems.append(f"{where}.role: missing (one of {', '.join(ROLES)})")
+        return True
+    if not bad and spec["role"] not in ROLES:
+        problems.append(f"{where}.role: {spec['role']!r} is not one of {', '.join(ROLES)}")
+        return True
+    return bad
 
 
-def _resolve(value: Any, kind: str, base: Path) -> Any:
-    if kind == "path" and value:
-        expanded = Path(value).expanduser()
-        return str(expanded if expanded.is_absolute() else (base / expanded).resolve())
-    return value
+def _parse_host(alias: str, spec: dict, base: Path, problems: list[str]) -> HostSpec | None:
+    where = f"hosts.{alias}"
+    if not isinstance(spec, dict):
+        problems.append(f"{where}: must be a table")
+        return None
+    if _host_problems(where, spec, problems):
+        return None
+    before = Identity(**spec.get("before", {}))
+    after = Identity(**spec.get("after", spec.get("before", {})))
+    for label, ident in (("before", before), ("after", after)):
+        if ident.ip:
+            try:
+                ipaddress.ip_address(ident.ip)
+            except ValueError:
+                problems.append(f"{where}.{label}.ip: {ident.ip!r} is not an IP address")
+    address = spec.get("address") or before.ip
+    if not address:
+        problems.append(f"{where}.address: missing (and no before.ip to default to)")
+        return None
+    if not before.hostname:
+        problems.append(f"{where}.before.hostname: missing (the role guard compares it with the host's name)")
+    port = spec.get("port", 22)
+    if not 0 < port < 65536:
+        problems.append(f"{where}.port: {port} is not a TCP port")
+    return HostSpec(
+        alias=alias, role=spec["role"], user=spec.get("user", "root"), port=port,
+        key=schema.resolve_path(spec["key"], base) if spec.get("key") else None,
+        address=address, address_after=after.ip if (after.ip and address == before.ip) else address,
+        before=before, after=after, machine=spec.get("machine", ""), aliases=tuple(spec.get("aliases", ())),
+    )
 
 
 def _parse_hosts(table: Any, base: Path, problems: list[str]) -> dict[str, HostSpec]:
     if not isinstance(table, dict) or not table:
         problems.append("[hosts]: missing; add [hosts.old], [hosts.new] and [hosts.backup]")
         return {}
-    hosts: dict[str, HostSpec] = {}
-    for alias, spec in table.items():
-        where = f"hosts.{alias}"
-        if not isinstance(spec, dict):
-            problems.append(f"{where}: must be a table")
-            continue
-        bad = False
-        for key, value in spec.items():
-            if key not in HOST_KEYS:
-                problems.append(f"{where}.{key}: unknown key (known: {', '.join(HOST_KEYS)})")
-                bad = True
-                continue
-            problem = _check_type(value, HOST_KEYS[key][0])
-            if problem:
-                problems.append(f"{where}.{key}: {problem}")
-                bad = True
-        if "role" not in spec:
-            problems.append(f"{where}.role: missing (one of {', '.join(ROLES)})")
-            continue
-        if bad:
-            continue
-        if spec["role"] not in ROLES:
-            problems.append(f"{where}.role: {spec['role']!r} is not one of {', '.join(ROLES)}")
-            continue
-        before = Identity(**spec.get("before", {}))
-        after = Identity(**spec.get("after", spec.get("before", {})))
-        for label, ident in (("before", before), ("after", after)):
-            if ident.ip:
-                try:
-                    ipaddress.ip_address(ident.ip)
-                except ValueError:
-                    problems.append(f"{where}.{label}.ip: {ident.ip!r} is not an IP address")
-        address = spec.get("address") or before.ip
-        if not address:
-            problems.append(f"{where}.address: missing (and no before.ip to default to)")
-            continue
-        if not before.hostname:
-            problems.append(f"{where}.before.hostname: missing (the role guard compares it with the host's name)")
-        port = spec.get("port", 22)
-        if not 0 < port < 65536:
-            problems.append(f"{where}.port: {port} is not a TCP port")
-        address_after = after.ip if (after.ip and address == before.ip) else address
-        hosts[alias] = HostSpec(
-            alias=alias,
-            role=spec["role"],
-            user=spec.get("user", "root"),
-            port=port,
-            key=_resolve(spec["key"], "path", base) if spec.get("key") else None,
-            address=address,
-            address_after=address_after,
-            before=before,
-            after=after,
-            machine=spec.get("machine", ""),
-            aliases=tuple(spec.get("aliases", ())),
-        )
-    return hosts
+    hosts = {alias: _parse_host(alias, spec, base, problems) for alias, spec in table.items()}
+    return {alias: spec for alias, spec in hosts.items() if spec is not None}
 
 
-def _check_relations(sections: dict[str, dict[str, Any]], hosts: dict[str, HostSpec], problems: list[str]) -> None:
+def _check_roles(hosts: dict[str, HostSpec], problems: list[str]) -> None:
     roles: dict[str, str] = {}
     for alias, spec in hosts.items():
         if spec.role in roles:
@@ -415,6 +204,9 @@ def _check_relations(sections: dict[str, dict[str, Any]], hosts: dict[str, HostS
     for role in ("old", "new"):
         if hosts and role not in roles:
             problems.append(f"hosts: no host has role {role!r}; add [hosts.{role}] with role = \"{role}\"")
+
+
+def _check_after_addresses(hosts: dict[str, HostSpec], problems: list[str]) -> None:
     for alias, spec in hosts.items():
         if spec.role not in ("old", "new"):
             continue
@@ -424,24 +216,24 @@ def _check_relations(sections: dict[str, dict[str, Any]], hosts: dict[str, HostS
             if other_alias == alias or not spec.after.ip:
                 continue
             if spec.after.ip == other.after.ip:
-                problems.append(
-                    f"hosts.{alias}.after.ip: {spec.after.ip} is also hosts.{other_alias}'s address after the swap"
-                )
+                problems.append(f"hosts.{alias}.after.ip: {spec.after.ip} is also hosts.{other_alias}'s address after the swap")
             elif other.role == "backup" and spec.after.ip == other.address:
                 problems.append(f"hosts.{alias}.after.ip: {spec.after.ip} is hosts.{other_alias}'s address")
-    accounts = sections.get("accounts", {})
-    if accounts.get("uid_min", 0) > accounts.get("uid_max", 0):
+
+
+def _check_relations(s: Settings, problems: list[str]) -> None:
+    _check_roles(s.hosts, problems)
+    _check_after_addresses(s.hosts, problems)
+    if s.accounts.uid_min > s.accounts.uid_max:
         problems.append("accounts.uid_min: greater than accounts.uid_max")
-    bind = sections.get("bind", {})
-    if bind.get("host") and hosts and bind["host"] not in hosts:
-        problems.append(f"bind.host: {bind['host']!r} is not a host alias (one of {', '.join(hosts)})")
-    ttl = sections.get("ttl", {})
+    if s.bind.host and s.hosts and s.bind.host not in s.hosts:
+        problems.append(f"bind.host: {s.bind.host!r} is not a host alias (one of {', '.join(s.hosts)})")
     for key in ("lowered", "normal"):
-        if key in ttl and not 0 < ttl[key] < 2**31:
-            problems.append(f"ttl.{key}: {ttl[key]} is not a valid TTL")
-    checks = sections.get("checks", {})
-    if checks.get("pop_method") not in ("apop", "user"):
-        problems.append(f"checks.pop_method: {checks.get('pop_method')!r} is not apop or user")
-    for i, script in enumerate(sections.get("backup_check", {}).get("scripts", [])):
+        value = getattr(s.ttl, key)
+        if not 0 < value < 2**31:
+            problems.append(f"ttl.{key}: {value} is not a valid TTL")
+    if s.checks.pop_method not in ("apop", "user"):
+        problems.append(f"checks.pop_method: {s.checks.pop_method!r} is not apop or user")
+    for i, script in enumerate(s.backup_check.scripts):
         if set(script) != {"run", "log"} or not all(isinstance(v, str) for v in script.values()):
             problems.append(f"backup_check.scripts[{i}]: needs exactly run and log, both strings")

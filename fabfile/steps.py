@@ -1,10 +1,18 @@
-"""`@step`: a fab task that is one runbook step.
+"""`@step`: a fab task that is one runbook step, the registry of steps, and the lanes that run them.
 
-A step knows its ID and the role of the host it runs on. The decorator does
-what every step must do and no step should repeat: find the host (from -H or
-the role default, never the operator's machine), run the role guard before
-the first change, journal start/done/failed with the duration, and close
-with a line that says what happened.
+A step knows its ID(s), title(s), the role of the host it runs on (or the
+hosts it works on itself) and whether it asks for a confirmation. The
+decorator does what every step must do and no step should repeat: find the
+host (from -H or the role default, never the operator's machine), run the
+role guard before the first change, journal start/done/failed with the
+duration, give `--yes` to a step that confirms, and end with one line
+that says what failed and what to do — never an Invoke dump or a traceback.
+
+The registry (`REGISTRY`, `runbook()`) is what `fab plan`, `status`, the
+report, the cockpit and the tests read: the runbook's steps in order, each
+with its title and hosts. `run_lanes` runs steps in runbook order, one lane
+per host (lanes side by side), resumes, and reports per lane what was done
+and what was not; `run_sequence` is one lane.
 """
 
 from __future__ import annotations
@@ -12,8 +20,11 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import re
 import sys
 import threading
+import time
+from dataclasses import dataclass, field
 
 from fabric import Connection, task
 from invoke.exceptions import Exit
@@ -21,24 +32,59 @@ from invoke.exceptions import Exit
 from . import journal as journal_mod
 from . import session as session_mod
 from .edit import EditError
-from .remote import RemoteError
+from .errors import RemoteError
 from .settings import SettingsError
 
-STEPS: dict[str, "StepInfo"] = {}
+STEP_ID = re.compile(r"^[A-Z]\d+$")
 
 
+@dataclass
 class StepInfo:
-    def __init__(self, ids, role, name, namespace, manual=False, doc=""):
-        self.ids = ids
-        self.role = role
-        self.name = name
-        self.namespace = namespace
-        self.manual = manual
-        self.doc = doc
+    ids: tuple[str, ...]
+    titles: tuple[str, ...]
+    role: str | None
+    hosts: tuple[str, ...]
+    name: str
+    namespace: str
+    module: str = ""
+    confirms: bool = False
+    doc: str = ""
+    body: object = field(default=None, repr=False)
 
     @property
     def task_name(self) -> str:
         return f"{self.namespace}.{self.name}"
+
+    def title_of(self, step_id: str) -> str:
+        return self.titles[self.ids.index(step_id)] if step_id in self.ids else self.titles[0]
+
+
+REGISTRY: list[StepInfo] = []
+
+
+def runbook(package: str = __package__) -> list[tuple[str, str, StepInfo]]:
+    """(phase, step ID, info) in runbook order: the phases in order, each in the order its module declares them."""
+    from . import PHASES, load_phases
+
+    load_phases()
+    seen, rows = set(), []
+    for phase in PHASES:
+        for info in REGISTRY:
+            if info.module != f"{package}.{phase}":
+                continue
+            for sid in info.ids:
+                if STEP_ID.match(sid) and sid not in seen:
+                    seen.add(sid)
+                    rows.append((phase, sid, info))
+    return rows
+
+
+def step_task(step_id: str):
+    """The task that carries a step ID (first declared)."""
+    for _phase, sid, info in runbook():
+        if sid == step_id:
+            return info.body
+    raise KeyError(step_id)
 
 
 class StepContext:
@@ -67,8 +113,14 @@ class StepContext:
     def confirm(self, question: str) -> bool:
         return self.session.confirm(question)
 
+    def require(self, question: str, refusal: str) -> None:
+        """Ask; a "no" (or no terminal without --yes) stops the step with `refusal` (nothing was done)."""
+        if not self.dry and not self.confirm(question):
+            raise Exit(f"{'+'.join(self.info.ids)}: {refusal}")
+
     def note(self, detail: str, **fields) -> None:
-        self.session.journal.write("note", host=self.host.alias if self.host else None, task=self.info.task_name, step=self.info.ids[0], detail=detail, **fields)
+        self.session.journal.write("note", host=self.host.alias if self.host else None, task=self.info.task_name,
+                                   step=self.info.ids[0], detail=detail, **fields)
 
 
 def _alias_of(c, settings) -> str | None:
@@ -80,58 +132,117 @@ def _alias_of(c, settings) -> str | None:
     return None
 
 
-def step(*ids: str, role: str | None, namespace: str, name: str | None = None, manual: bool = False, default: bool = False):
-    """Declare a runbook step. `role=None`: the step works on several hosts itself."""
+def _with_yes(fn, confirms: bool):
+    """The task's signature: the body's, plus `yes` for a step that asks a confirmation."""
+    signature = inspect.signature(fn)
+    if not confirms or "yes" in signature.parameters:
+        return signature
+    params = list(signature.parameters.values()) + [inspect.Parameter("yes", inspect.Parameter.KEYWORD_ONLY, default=False)]
+    return signature.replace(parameters=params)
+
+
+def step(*ids: str, role: str | None, namespace: str, title: str | tuple = "", hosts: tuple = (), name: str | None = None,
+         confirms: bool = False, default: bool = False):
+    """Declare a runbook step. `role=None`: the step works on the hosts it names itself (`hosts`)."""
+    titles = (title,) * len(ids) if isinstance(title, str) else tuple(title)
 
     def decorate(fn):
-        info = StepInfo(ids, role, (name or fn.__name__).replace("_", "-"), namespace, manual, inspect.getdoc(fn) or "")
+        info = StepInfo(ids, titles, role, tuple(hosts) or ((role,) if role else ()), (name or fn.__name__).replace("_", "-"),
+                        namespace, fn.__module__, confirms, inspect.getdoc(fn) or "")
+        takes_yes = "yes" in inspect.signature(fn).parameters
 
         @functools.wraps(fn)
         def body(c, *args, **kwargs):
             session = session_mod.current(getattr(c, "config", None))
+            if confirms and not takes_yes and kwargs.pop("yes", False):
+                session.assume_yes = True
             return run_step(session, info, fn, c, *args, **kwargs)
 
-        body.__signature__ = inspect.signature(fn)
-        t = task(body, name=info.name, default=default)
+        body.__signature__ = _with_yes(fn, confirms)
+        help_ = {"yes": "answer yes to the confirmation (scripted runs)"} if confirms else None
+        t = task(body, name=info.name, default=default, help=help_)
         t.serverswap_step = info
         t.role = role
-        for sid in ids:
-            STEPS[sid] = info
+        info.body = t
+        REGISTRY.append(info)
         return t
 
     return decorate
 
 
+def phase_task(label: str, *, namespace: str, name: str = "all", hosts: tuple = (), doc_ids: str = ""):
+    """A phase's default task (`fab prep`, `fab phase3`): runs its steps through run_lanes; takes --yes."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def body(c, *args, yes=False, **kwargs):
+            session = session_mod.current(getattr(c, "config", None))
+            session.assume_yes |= yes
+            return fn(c, *args, **kwargs)
+
+        body.__signature__ = _with_yes(fn, True)
+        t = task(body, name=name, default=True, help={"yes": "answer yes to every confirmation (scripted runs)"})
+        t.serverswap_phase = label
+        return t
+
+    return decorate
+
+
+def _one_line(exc: BaseException) -> str:
+    text = getattr(exc, "message", None) or str(exc) or exc.__class__.__name__
+    return text.strip().splitlines()[0] if text.strip() else exc.__class__.__name__
+
+
 def run_step(session, info: StepInfo, fn, c, *args, **kwargs):
     step_id = "+".join(info.ids)
     journal = session.journal
-    host = alias = None
-    timer = session_mod.time.monotonic()
+    alias = None
+    timer = time.monotonic()
+
+    def end(event: str, detail: str | None = None) -> None:
+        journal.write(event, host=alias, task=info.task_name, step=info.ids[0], detail=detail,
+                      duration=round(time.monotonic() - timer, 3), dry=session.dry or None)
+
     try:
         alias = _alias_of(c, session.settings)
-        if alias is None and info.role:
-            alias = session.settings.by_role(info.role).alias
-        elif alias is not None and info.role is None:
-            raise RemoteError(f"{info.task_name} works on the hosts it names itself; run it without -H")
-        if alias is not None:
-            if info.role and session.settings.host(alias).role != info.role:
-                spec = session.settings.host(alias)
-                raise RemoteError(f"{info.name} is for {info.role}; {spec.label()} is not {info.role}")
-            host = session.host(alias)
-            host.task, host.step = info.task_name, info.ids[0]
-            session.guard(host, info.role, info.name)
+        host = _host_for(session, info, alias)
+        alias = host.alias if host else None
+        session.announce_open()
         print(f"== {step_id} {info.task_name}{' on ' + alias if alias else ''}{' (dry run)' if session.dry else ''}", file=session.out, flush=True)
         journal.write("start", host=alias, task=info.task_name, step=info.ids[0], dry=session.dry or None)
         result = fn(StepContext(session, info, host, c), *args, **kwargs)
-    except (RemoteError, EditError, SettingsError) as exc:
-        journal.write("failed", host=alias, task=info.task_name, step=info.ids[0], detail=str(exc).splitlines()[0], duration=round(session_mod.time.monotonic() - timer, 3), dry=session.dry or None)
-        raise Exit(f"{step_id} failed: {exc}") from None
-    except BaseException as exc:
-        journal.write("failed", host=alias, task=info.task_name, step=info.ids[0], detail=f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", duration=round(session_mod.time.monotonic() - timer, 3), dry=session.dry or None)
+    except Exit as exc:
+        end("failed", _one_line(exc))
         raise
+    except (RemoteError, EditError, SettingsError) as exc:
+        end("failed", _one_line(exc))
+        raise Exit(f"{step_id} failed: {_one_line(exc)}") from None
+    except KeyboardInterrupt:
+        end("failed", "interrupted (Ctrl-C)")
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug or an unexpected library error: still one line, journalled
+        end("failed", f"{exc.__class__.__name__}: {_one_line(exc)}")
+        raise Exit(f"{step_id} failed: {exc.__class__.__name__}: {_one_line(exc)} (unexpected; the journal has the record, "
+                   f"run with SERVERSWAP_DEBUG=1 for the traceback)") from (exc if os.environ.get("SERVERSWAP_DEBUG") else None)
     if not session.dry:
-        journal.write("done", host=alias, task=info.task_name, step=info.ids[0], duration=round(session_mod.time.monotonic() - timer, 3))
+        end("done")
     return result
+
+
+def _host_for(session, info: StepInfo, alias: str | None):
+    if alias is None and info.role:
+        alias = session.settings.by_role(info.role).alias
+    elif alias is not None and info.role is None:
+        raise RemoteError(f"{info.task_name} works on the hosts it names itself; run it without -H")
+    if alias is None:
+        return None
+    spec = session.settings.host(alias)
+    if info.role and spec.role != info.role:
+        raise RemoteError(f"{info.name} is for {info.role}; {spec.label()} is not {info.role}")
+    host = session.host(alias)
+    host.task, host.step = info.task_name, info.ids[0]
+    session.guard(host, info.role, info.name)
+    return host
 
 
 def step_states(records) -> dict[str, dict]:
@@ -158,6 +269,8 @@ def step_states(records) -> dict[str, dict]:
 
 # Steps whose effect a later step takes back (root login opened, then restored as it was).
 UNDONE_BY = {"P1": ("P4", "C5"), "C1": ("P4", "C5"), "Z1": ("A2",)}
+# Pairs that are done together: once the closing step is done after the opening one, a resume skips both.
+PAIRS = {"P1": "P4", "C1": "C5"}
 
 
 def still_in_place(step_id: str, states: dict[str, dict]) -> bool:
@@ -173,6 +286,15 @@ def still_in_place(step_id: str, states: dict[str, dict]) -> bool:
         states.get(undo, {}).get("event") == "done" and states[undo].get("time", "") > last.get("time", "")
         for undo in UNDONE_BY.get(step_id, ())
     )
+
+
+def pair_closed(step_id: str, states: dict[str, dict]) -> bool:
+    """P1/P4, C1/C5: the opening and its closing both done, the closing after: the pair stays done on a resume."""
+    opening = next((o for o, c in PAIRS.items() if step_id in (o, c)), None)
+    if opening is None:
+        return False
+    first, last = states.get(opening), states.get(PAIRS[opening])
+    return bool(first and last and first.get("event") == last.get("event") == "done" and last.get("time", "") > first.get("time", ""))
 
 
 def _env_flag(name: str) -> bool:
@@ -196,166 +318,26 @@ def _flags(session, force, step):
     return force, asking
 
 
-def _skip_if_done(session, info, states, force) -> bool:
-    """Resume: say and journal "done before, skipped" for a step whose change is still in place."""
-    if force or not still_in_place(info.ids[0], states):
-        return False
-    last = states.get(info.ids[0])
-    when = str(last.get("time", ""))[:19].replace("T", " ")
-    print(f"== {'+'.join(info.ids)} {info.task_name}: done at {when}, skipped (--force runs it again)", file=session.out, flush=True)
-    session.journal.write("skipped", host=last.get("host"), task=info.task_name, step=info.ids[0], detail=f"done at {when} (run {last.get('run')})", dry=session.dry or None)
-    return True
-
-
 def lane_label(settings, name: str) -> str:
     """"old (tako)": a lane named by role shows the host alias it runs on."""
     try:
         alias = settings.by_role(name).alias
-    except Exception:
+    except Exception:  # noqa: BLE001 - a lane named otherwise ("old mail")
         return name
     return name if alias == name else f"{name} ({alias})"
 
 
-def run_parallel(c, lanes: dict[str, list], label: str, *, force: bool | None = None, step: bool | None = None):
-    """Run a sequence of steps per host ("old": [...], "new": [...]) at the same time, one thread per lane.
+@dataclass
+class Lane:
+    name: str
+    tasks: list
+    done: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    failed: str | None = None
+    at: int = 0
 
-    For steps the runbook lets run side by side (phase1, phase3): each lane
-    keeps its own order, and the lanes share nothing but the journal and the
-    output (both thread-safe). The semantics of `run_sequence` per lane:
-    resume skips, --force; at the first failure in any lane no lane starts
-    another step (the step in progress ends), and the report says, per lane
-    and host, what was done and what was not. With --step (asking before each
-    step) the lanes run one after the other, in the order given.
-    """
-    session = session_mod.current(getattr(c, "config", None))
-    force, asking = _flags(session, force, step)
-    lanes = {name: list(tasks) for name, tasks in lanes.items() if tasks}
-    if asking or len(lanes) < 2:
-        return run_sequence(c, [t for tasks in lanes.values() for t in tasks], label, force=force, step=asking)
-    states = step_states(session.journal.records())
-    stopping = threading.Event()
-    state = {name: {"done": [], "skipped": [], "failed": None, "at": 0} for name in lanes}
-
-    def work(name, tasks):
-        lane = state[name]
-        for index, t in enumerate(tasks):
-            lane["at"] = index
-            if stopping.is_set():
-                return
-            info = t.serverswap_step
-            if _skip_if_done(session, info, states, force):
-                lane["skipped"].append(info.task_name)
-                continue
-            try:
-                t(c)
-            except BaseException as exc:  # noqa: BLE001 - reported below, with the host named
-                lane["failed"] = (getattr(exc, "message", None) or str(exc) or exc.__class__.__name__).splitlines()[0]
-                stopping.set()
-                return
-            lane["done"].append(info.task_name)
-        lane["at"] = len(tasks)
-
-    threads = [threading.Thread(target=work, args=(name, tasks), name=f"serverswap-{name}") for name, tasks in lanes.items()]
-    for thread in threads:
-        thread.start()
-    interrupted = None
-    for thread in threads:
-        while thread.is_alive():
-            try:
-                thread.join(0.2)
-            except KeyboardInterrupt as exc:  # the lanes finish the step they are in, then stop
-                stopping.set()
-                interrupted = exc
-                print(f"\n{label}: interrupted; waiting for the steps in progress to end", file=sys.stderr, flush=True)
-    failed = [name for name in lanes if state[name]["failed"] is not None]
-    if not failed and interrupted is None:
-        return [t for name in lanes for t in state[name]["done"]]
-    head = "; ".join(f"{lane_label(session.settings, n)} at {lanes[n][state[n]['at']].serverswap_step.task_name}: {state[n]['failed']}" for n in failed)
-    print(f"\n{label}: stopped: {head or 'interrupted'}", file=sys.stderr)
-    for name, tasks in lanes.items():
-        lane = state[name]
-        rest = [t.serverswap_step.task_name for t in tasks[lane["at"]:]]
-        why = "" if name in failed or not rest else f" (not started: {'a failure in ' + ', '.join(failed) if failed else 'interrupted'})"
-        print(f"  {lane_label(session.settings, name)}: done: {', '.join(lane['done']) or 'nothing'}"
-              + (f" (skipped, done before: {', '.join(lane['skipped'])})" if lane["skipped"] else "")
-              + f"; not done: {', '.join(rest) or 'nothing'}{why}", file=sys.stderr)
-    if interrupted is not None:
-        raise interrupted
-    first = failed[0]
-    raise Exit(f"{label} stopped at {lanes[first][state[first]['at']].serverswap_step.task_name} on {lane_label(session.settings, first)}", code=1)
+    def rest(self) -> list[str]:
+        return [t.serverswap_step.task_name for t in self.tasks[self.at:]]
 
 
-def each_host(s, roles, fn, what: str):
-    """fn(host) for each role's host at the same time (one thread each); results in the order of `roles`.
-
-    Within one step, for work that is independent per host (C8 swaps old's
-    files and new's). Every host's work runs to its end; a failure on one is
-    reported with the host named, after the other has finished, and is raised
-    as a RemoteError that says what the other host did.
-    """
-    roles = list(roles)
-    results: dict[str, object] = {}
-    errors: dict[str, BaseException] = {}
-
-    def work(role):
-        try:
-            results[role] = fn(s.on(role))
-        except BaseException as exc:  # noqa: BLE001
-            errors[role] = exc
-
-    threads = [threading.Thread(target=work, args=(role,), name=f"serverswap-{role}") for role in roles]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        settings = s.settings
-        failed = "; ".join(f"{lane_label(settings, r)}: {str(e).splitlines()[0] if str(e) else e.__class__.__name__}" for r, e in errors.items())
-        ok = [lane_label(settings, r) for r in roles if r in results]
-        raise RemoteError(f"{what} failed on {failed}" + (f"; done on {', '.join(ok)}" if ok else ""))
-    return [results[role] for role in roles]
-
-
-def run_sequence(c, tasks, label: str, *, force: bool | None = None, step: bool | None = None):
-    """Run steps in runbook order; stop at the first failure and say what was and was not done.
-
-    Resume: a step the journal shows done (in this run or an earlier one),
-    whose change is still in place (see `still_in_place`), is skipped unless
-    `force`; `step` asks before each step. Both default to the session's
-    `force` / `step_mode` (set by `fab rehearse --force/--step`), else to
-    $SERVERSWAP_FORCE / $SERVERSWAP_STEP (`SERVERSWAP_FORCE=1 fab phase2`).
-    """
-    session = session_mod.current(getattr(c, "config", None))
-    force, asking = _flags(session, force, step)
-    states = step_states(session.journal.records())
-    done, skipped = [], []
-
-    def stop(index, message):
-        t = tasks[index]
-        rest = [x.serverswap_step.task_name for x in tasks[index + 1:]]
-        print(f"\n{label}: stopped at {t.serverswap_step.task_name}: {message}", file=sys.stderr)
-        print(f"  done: {', '.join(done) or 'nothing'}" + (f" (skipped, done before: {', '.join(skipped)})" if skipped else ""), file=sys.stderr)
-        print(f"  not done: {', '.join([t.serverswap_step.task_name] + rest)}", file=sys.stderr)
-        raise Exit(f"{label} stopped at {t.serverswap_step.task_name}", code=1)
-
-    for index, t in enumerate(tasks):
-        info = t.serverswap_step
-        if _skip_if_done(session, info, states, force):
-            skipped.append(info.task_name)
-            continue
-        if asking:
-            answer = _ask_step(f"{'+'.join(info.ids)} {info.task_name}")
-            if answer == "stop":
-                stop(index, "no answer to --step (not a terminal)")
-            if answer == "n":
-                session.journal.write("skipped", task=info.task_name, step=info.ids[0], detail="operator answered no (--step)", dry=session.dry or None)
-                print(f"== {info.task_name}: not run (answered no)", file=session.out, flush=True)
-                continue
-            if answer == "c":
-                asking = False
-        try:
-            t(c)
-        except (Exit, Exception) as exc:
-            stop(index, getattr(exc, "message", None) or str(exc))
-        done.append(info.task_name)
-    return done
+from .lanes import each_host, run_lanes, run_parallel, run_sequence  # noqa: E402,F401 (the lanes use the names above)

@@ -153,3 +153,88 @@ def uncomment(text: str, line: str) -> str:
         if candidate is not None and _same_directive(candidate, wanted):
             lines[index] = indent + lines[index][len(indent) + 1:]
     return "".join(lines)
+
+
+# ---- the configuration as sshd reads it: Include, first value wins (interim planner) ----------------
+
+import fnmatch as _fnmatch  # noqa: E402
+import posixpath as _posixpath  # noqa: E402
+
+SSH_DIR = "/etc/ssh"
+_SYNONYMS = {"without-password": "prohibit-password"}
+
+
+def normal_value(keyword: str, value: str) -> str:
+    """A value as `sshd -T` means it (OpenSSH 9 prints prohibit-password as without-password)."""
+    value = value.strip().strip('"').lower()
+    return _SYNONYMS.get(value, value) if keyword.lower() == "permitrootlogin" else value
+
+
+def _include_patterns(text: str) -> list[tuple[int, list[str]]]:
+    found = []
+    for index, line in enumerate(split_lines_keepends(text)):
+        directive = _parse_directive(index, line)
+        if directive is None:
+            continue
+        if directive.keyword.lower() == "match":
+            break
+        if directive.keyword.lower() == "include":
+            found.append((index, directive.value.split()))
+    return found
+
+
+def expand_include(pattern: str, lister) -> list[str]:
+    """The files an Include pattern names (relative to /etc/ssh; glob(3) order; no leading dots by *)."""
+    path = pattern if pattern.startswith("/") else _posixpath.join(SSH_DIR, pattern)
+    directory, name = _posixpath.split(path)
+    if not any(ch in name for ch in "*?["):
+        return [path]
+    names = [n for n in lister(directory) if _fnmatch.fnmatchcase(n, name) and (name.startswith(".") or not n.startswith("."))]
+    return [_posixpath.join(directory, n) for n in sorted(names)]
+
+
+def included_paths(files: dict[str, str], main: str, lister) -> list[str]:
+    """Every file the main config's (global) Include lines name, in the order sshd reads them."""
+    paths = []
+    for _index, patterns in _include_patterns(files[main]):
+        for pattern in patterns:
+            paths += [p for p in expand_include(pattern, lister) if p not in paths]
+    return paths
+
+
+def _reading_order(files: dict[str, str], main: str) -> list[tuple[str, int | None]]:
+    """(path, stop line) pieces in sshd's reading order: main up to each Include, the included files, the rest."""
+    order, start = [], 0
+    includes = [p for p in files if p != main]
+    for index, _patterns in _include_patterns(files[main]):
+        order.append((main, (start, index)))
+        order += [(p, None) for p in includes]
+        includes = []
+        start = index + 1
+    order.append((main, (start, None)))
+    return order
+
+
+def plan_permit(files: dict[str, str], main: str, conn: dict, value: str, comment_out=()) -> dict[str, str]:
+    """{path: new text}: PermitRootLogin = value where sshd reads it first (global part), configured lines commented out."""
+    new = dict(files)
+    for line in comment_out:
+        new = {p: comment_out_line(t, line) for p, t in new.items()}
+    for path, span in _reading_order(new, main):
+        lines = split_lines_keepends(new[path])
+        directives, match_index = _global_directives(lines)
+        low, high = span if span else (0, None)
+        for d in directives:
+            if d.keyword.lower() == "permitrootlogin" and d.index >= low and (high is None or d.index < high):
+                _, ending = line_body(lines[d.index])
+                lines[d.index] = f"{d.indent}{d.keyword} {value}{ending or ''}"
+                new[path] = "".join(lines)
+                return {p: t for p, t in new.items() if t != files[p]}
+    first_include = next((i for i, _ in _include_patterns(new[main])), None)
+    lines = split_lines_keepends(ensure_final_newline(new[main]))
+    lines.insert(first_include if first_include is not None else len(lines), f"PermitRootLogin {value}\n")
+    new[main] = ensure_final_newline("".join(lines))
+    return {p: t for p, t in new.items() if t != files[p]}
+
+
+comment_out_line = comment_out

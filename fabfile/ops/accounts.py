@@ -27,15 +27,16 @@ files are put back from their backups, still under the lock.
 from __future__ import annotations
 
 import re
-import shlex
 import time
 
+from ..commands import Script, render
 from ..edit.accounts import Accounts, plan_merge
-from ..remote import Host, RemoteError, q
+from ..errors import RemoteError
+from ..transaction import Transaction
 
 FILES = ("/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow")
 WRITE_ORDER = ("/etc/group", "/etc/gshadow", "/etc/shadow", "/etc/passwd")  # a user appears last
-CHECK = "pwck -r 2>&1; echo \"pwck-exit=$?\"; grpck -r 2>&1; echo \"grpck-exit=$?\""
+CHECK = Script('pwck -r 2>&1; echo "pwck-exit=$?"; grpck -r 2>&1; echo "grpck-exit=$?"')
 _HOME = re.compile(r"^user '(?P<user>[^']+)': directory '[^']*' does not exist$")
 _NOISE = re.compile(r"^(pwck|grpck): no changes$|^(pwck|grpck)-exit=\d+$")
 LOCK_SCRIPT = r"""
@@ -105,7 +106,7 @@ def plan_key(plan) -> tuple:
 # ---- reading and planning ---------------------------------------------------
 
 
-def read_accounts(host: Host) -> tuple[Accounts, bool]:
+def read_accounts(host) -> tuple[Accounts, bool]:
     """The four files of a host; gshadow may be missing (returned flag False)."""
     texts = {}
     for path in FILES:
@@ -115,11 +116,11 @@ def read_accounts(host: Host) -> tuple[Accounts, bool]:
     return accounts, has_gshadow
 
 
-def make_plan(step, old: Host, new: Host):
-    cfg = step.settings["accounts"]
+def make_plan(step, old, new):
+    cfg = step.settings.accounts
     old_accounts, _ = read_accounts(old)
     new_accounts, has_gshadow = read_accounts(new)
-    return plan_merge(old_accounts, new_accounts, cfg["uid_min"], cfg["uid_max"]), new_accounts, has_gshadow
+    return plan_merge(old_accounts, new_accounts, cfg.uid_min, cfg.uid_max), new_accounts, has_gshadow
 
 
 def conflict_lines(plan) -> list[str]:
@@ -130,14 +131,14 @@ def conflict_lines(plan) -> list[str]:
 # ---- checks -----------------------------------------------------------------
 
 
-def run_checks(host: Host) -> str:
+def run_checks(host) -> str:
     result = host.probe(CHECK)
     if "pwck-exit=127" in result.stdout or "grpck-exit=127" in result.stdout:
         raise RemoteError(f"{host.alias}: pwck/grpck not found; install the passwd package on {host.alias}")
     return result.stdout
 
 
-def check_before(host: Host) -> str:
+def check_before(host) -> str:
     output = run_checks(host)
     homes, problems = check_report(output)
     if homes:
@@ -159,18 +160,17 @@ def check_before(host: Host) -> str:
 class AccountsLock:
     """lckpwdf() semantics on a remote host, held by a helper on a second SSH channel."""
 
-    def __init__(self, host: Host, timeout: int = 30):
+    def __init__(self, host, timeout: int = 30):
         self.host = host
         self.timeout = timeout
         self.channel = None
 
     def __enter__(self):
-        if not self.host.check("command -v python3 >/dev/null"):
+        if not self.host.check(["python3", "-c", "pass"]):
             raise RemoteError(f"{self.host.alias}: python3 is needed to hold /etc/.pwd.lock (lckpwdf); install python3 on it")
-        transport = self.host.c.client.get_transport()
-        channel = transport.open_session(timeout=self.timeout)
+        channel = self.host.open_session()
         channel.settimeout(self.timeout)
-        channel.exec_command(f"python3 -c {shlex.quote(LOCK_SCRIPT)}")
+        channel.exec_command(render(["python3", "-c", LOCK_SCRIPT]))
         line = b""
         deadline = time.monotonic() + self.timeout
         while not line.endswith(b"\n") and time.monotonic() < deadline:
@@ -203,85 +203,78 @@ class AccountsLock:
 # ---- the merge --------------------------------------------------------------
 
 
-def merge(step, new: Host) -> bool:
-    """Plan, show, refuse on conflicts, confirm, then write under the lock. True when something changed."""
+def plan(step, new):
+    """The merge plan (shown to the operator; never a hash). Refuses on conflicts: nothing written."""
     old = step.on("old")
-    plan, new_accounts, has_gshadow = make_plan(step, old, new)
-    for line in plan.describe():
+    merge_plan, _new_accounts, _has_gshadow = make_plan(step, old, new)
+    for line in merge_plan.describe():
         step.say(line)
-    if plan.conflicts:
-        for line in conflict_lines(plan):
+    if merge_plan.conflicts:
+        for line in conflict_lines(merge_plan):
             step.say(line)
-        raise RemoteError(
-            f"{len(plan.conflicts)} conflict(s) between old's and new's accounts (listed above): nothing written"
-        )
-    if plan.is_empty:
-        new.say("accounts: unchanged (every user of the range is already on new)")
-        new.record("unchanged", detail="accounts: nothing to add")
-        return False
-    before_check = check_before(new)
-    if step.dry:
-        texts = dict(zip(FILES, plan.apply(new_accounts)))
-        for path in WRITE_ORDER:
-            if path != "/etc/gshadow" or has_gshadow:
-                new.edit(path, lambda _t, path=path: texts[path], secret=True)
-        new.say(f"dry run: would back up /etc/shadow to {step.settings['accounts']['shadow_backup']} and write under /etc/.pwd.lock")
-        return True
-    if not step.confirm(f"add these {len(plan.users)} user(s) and {len(plan.groups)} group(s) to new?"):
-        raise RemoteError("C3 not confirmed (answer y, or pass --yes): nothing written")
-    apply_plan(step, new, plan_key(plan), before_check)
-    return True
+        raise RemoteError(f"{len(merge_plan.conflicts)} conflict(s) between old's and new's accounts (listed above): nothing written")
+    return merge_plan
 
 
-def apply_plan(step, new: Host, confirmed: tuple, before_check: str) -> list:
-    """Under the lock: plan again, refuse if it differs, back up, write, check, roll back on failure."""
-    cfg = step.settings["accounts"]
+def preview(step, new, merge_plan) -> None:
+    """Dry run: the diffs (names only) the merge would make."""
+    _plan, new_accounts, has_gshadow = make_plan(step, step.on("old"), new)
+    texts = dict(zip(FILES, merge_plan.apply(new_accounts)))
+    for path in WRITE_ORDER:
+        if path != "/etc/gshadow" or has_gshadow:
+            new.edit(path, lambda _t, path=path: texts[path], secret=True)
+    new.say(f"dry run: would back up /etc/shadow to {step.settings.accounts.shadow_backup} and write under /etc/.pwd.lock")
+
+
+def _write(new, plan_now, new_accounts, has_gshadow) -> list:
+    texts = dict(zip(FILES, plan_now.apply(new_accounts)))
+    originals = dict(zip(FILES, new_accounts.texts()))
+    secret = {"/etc/passwd": inline_hash(u.passwd_line for u in plan_now.users), "/etc/group": inline_hash(g.group_line for g in plan_now.groups)}
+    results = []
+    for path in WRITE_ORDER:
+        if path == "/etc/gshadow" and not has_gshadow:
+            if texts[path]:
+                new.say("/etc/gshadow: not on new, not created (its group lines are in /etc/group)")
+            continue
+
+        def transform(text, path=path):
+            if text != originals[path]:
+                raise RemoteError(f"{new.alias}: {path} changed under the lock; run C3 again")
+            return texts[path]
+
+        results.append(new.edit(path, transform, secret=secret.get(path)))
+    return results
+
+
+def apply_plan(step, new, confirmed: tuple, before_check: str) -> list:
+    """Under the lock, in one transaction: plan again (must equal the confirmed one), back up, write, check; else roll back."""
+    cfg = step.settings.accounts
     old = step.on("old")
     with AccountsLock(new):
-        plan, new_accounts, has_gshadow = make_plan(step, old, new)
-        if plan.conflicts or plan_key(plan) != confirmed:
+        plan_now, new_accounts, has_gshadow = make_plan(step, old, new)
+        if plan_now.conflicts or plan_key(plan_now) != confirmed:
             raise RemoteError(f"{new.alias}: the accounts changed since the plan was shown; run C3 again to see the new plan")
-        texts = dict(zip(FILES, plan.apply(new_accounts)))
-        originals = dict(zip(FILES, new_accounts.texts()))
-        secret_passwd = inline_hash(u.passwd_line for u in plan.users)
-        secret_group = inline_hash(g.group_line for g in plan.groups)
-        new.change(f"cp -a -- /etc/shadow {q(cfg['shadow_backup'])}", what=f"cp -a /etc/shadow {cfg['shadow_backup']}")
-        results = []
-        try:
-            for path in WRITE_ORDER:
-                if path == "/etc/gshadow" and not has_gshadow:
-                    if texts[path]:
-                        new.say("/etc/gshadow: not on new, not created (its group lines are in /etc/group)")
-                    continue
-                secret = {"/etc/passwd": secret_passwd, "/etc/group": secret_group}.get(path)
-
-                def transform(text, path=path):
-                    if text != originals[path]:
-                        raise RemoteError(f"{new.alias}: {path} changed under the lock; run C3 again")
-                    return texts[path]
-
-                results.append(new.edit(path, transform, secret=secret))
-            after_check = run_checks(new)
-            missing, introduced = new_complaints(before_check, after_check, {u.name for u in plan.users})
-            if introduced:
-                raise RemoteError(f"{new.alias}: after the merge pwck/grpck -r report: {'; '.join(sorted(introduced))}")
-        except BaseException as exc:
-            _roll_back(new, results)
-            if isinstance(exc, RemoteError):
+        new.change(["cp", "-a", "--", "/etc/shadow", cfg.shadow_backup], what=f"cp -a /etc/shadow {cfg.shadow_backup}")
+        with Transaction(step, new, [p for p in WRITE_ORDER if p != "/etc/gshadow" or has_gshadow]) as tx:
+            results = []
+            try:
+                results = _write(new, plan_now, new_accounts, has_gshadow)
+                missing, introduced = new_complaints(before_check, run_checks(new), {u.name for u in plan_now.users})
+                if introduced:
+                    raise RemoteError(f"{new.alias}: after the merge pwck/grpck -r report: {'; '.join(sorted(introduced))}")
+            except RemoteError as exc:
+                _roll_back(new, results)
+                tx.rolled_back()
                 raise RemoteError(f"{exc}; the account files were put back from their backups") from None
-            raise
     if missing:
         new.say(f"pwck -r: no home directory yet for {', '.join(sorted(missing))} (C4 rsync-home brings it)")
     new.say("pwck -r, grpck -r: nothing new after the merge")
     return results
 
 
-def _roll_back(host: Host, results) -> None:
-    """Put each written file back from its backup: copy beside it, then rename (atomic)."""
+def _roll_back(host, results) -> None:
+    """Put each written file back from its backup (a copy beside it, then an atomic rename)."""
     for result in reversed(results):
         if result.changed and result.backup:
-            tmp = f"{result.path}.serverswap-rollback"
-            host.c.run(f"cp -a -- {q(result.backup)} {q(tmp)} && mv -f -- {q(tmp)} {q(result.path)}",
-                       hide=True, in_stream=False, dry=False, warn=True)
-            host.record("change", path=result.path, backup=result.backup, detail=f"rolled back from {result.backup}")
+            host.files.restore(result.path, result.backup)
             host.say(f"{result.path}: put back from {result.backup}")

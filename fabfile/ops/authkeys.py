@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from ..edit.authkeys import parse_key_line, restrict_key
 from ..edit import line_body, split_lines_keepends
-from ..remote import Host, RemoteError, q
+from ..errors import RemoteError
+from ..exposures import AUTHKEYS, open_exposure
 
 
 def operator_blob(spec) -> str | None:
@@ -48,12 +49,12 @@ def holds_blob(text: str, blob: str) -> bool:
     return False
 
 
-def restrict_and_rename(step, old: Host, new: Host) -> None:
-    cfg = step.settings["authorized_keys"]
-    path, renamed = cfg["path"], cfg["renamed_to"]
-    public = new.read_text(cfg["new_public_key"]).strip()
+def restrict_and_rename(step, old, new) -> None:
+    cfg = step.settings.authorized_keys
+    path, renamed = cfg.path, cfg.renamed_to
+    public = new.read_text(cfg.new_public_key).strip()
     if parse_key_line(public) is None:
-        raise RemoteError(f"{new.alias}: {cfg['new_public_key']} is not an OpenSSH public key; check authorized_keys.new_public_key")
+        raise RemoteError(f"{new.alias}: {cfg.new_public_key} is not an OpenSSH public key; check authorized_keys.new_public_key")
     here, there = old.exists(path), old.exists(renamed)
     if here and there:
         raise RemoteError(
@@ -62,7 +63,7 @@ def restrict_and_rename(step, old: Host, new: Host) -> None:
     if not here and not there:
         raise RemoteError(f"{old.alias}: neither {path} nor {renamed} exists; check authorized_keys.path in hosts.toml")
     current = path if here else renamed
-    transform = lambda text: restrict_key(text, public, cfg["options"])  # noqa: E731
+    transform = lambda text: restrict_key(text, public, cfg.options)  # noqa: E731
     old.edit(current, transform)
     if not here:
         old.say(f"{path}: unchanged (already renamed to {renamed})")
@@ -73,16 +74,14 @@ def restrict_and_rename(step, old: Host, new: Host) -> None:
             f"{old.alias}: the operator's own key ({old.spec.key}) is in {path}: renaming it would lock you out of old; "
             f"put your key in /root/.ssh/authorized_keys2 first (sshd reads it too by default), then run C6 again"
         )
-    old.change(f"mv -n -- {q(path)} {q(renamed)}", what=f"mv {path} {renamed}")
+    old.change(["mv", "-n", "--", path, renamed], what=f"mv {path} {renamed}")
     if old.dry:
         return
-    from .sshd import fresh_login_works
-
-    if not fresh_login_works(step, old):
-        old.c.run(f"mv -n -- {q(renamed)} {q(path)}", hide=True, in_stream=False, dry=False, warn=True)
-        old.record("change", detail=f"mv {renamed} {path} (rolled back)")
+    if not step.session.fresh_login(old.spec, old.address):
+        old.change(["mv", "-n", "--", renamed, path], what=f"mv {renamed} {path} (rolled back)")
         raise RemoteError(
             f"{old.alias}: after the rename a fresh root login failed: {path} put back; "
             f"put the operator's key in /root/.ssh/authorized_keys2, then run C6 again"
         )
+    open_exposure(step, old, AUTHKEYS, path=path, renamed_to=renamed)
     old.say(f"{path} renamed to {renamed}; a fresh operator login still works")

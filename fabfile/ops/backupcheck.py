@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..checks import Check
-from ..remote import Host, q
+import shlex
+
 
 
 @dataclass
@@ -24,18 +25,25 @@ class Outcome:
     tail: list[str] = field(default_factory=list)
 
 
-def run_command(cfg: dict, script: dict, connect_user: str) -> str:
-    """The shell command that runs one script as the configured user and group, in the configured dir."""
-    inner = f"cd {q(cfg['dir'])} && {script['run']}"
-    if connect_user == cfg["user"]:
-        return f"sg {q(cfg['group'])} -c {q(inner)}"
-    # as root: su keeps the command and sets the user's HOME; -g gives the group
-    return f"su -s /bin/sh -g {q(cfg['group'])} {q(cfg['user'])} -c {q(inner)}"
+IN_DIR = 'cd "$1" && shift && exec "$@"'
 
 
-def log_path(cfg: dict, script: dict) -> str:
+def run_command(cfg, script: dict, connect_user: str) -> list[str]:
+    """The argv that runs one script as the configured user and group, in the configured dir.
+
+    The script's command line (backup_check.scripts[].run) is split into words
+    here, as a shell would, and passed as arguments: never run by a shell.
+    """
+    inner = ["sh", "-c", IN_DIR, "sh", cfg.dir, *shlex.split(script["run"])]
+    if connect_user == cfg.user:
+        return ["sg", cfg.group, "-c", shlex.join(inner)]
+    # as root: setpriv-free and portable: su with a fixed shell, the group by -g, the argv quoted by shlex.join
+    return ["su", "-s", "/bin/sh", "-g", cfg.group, cfg.user, "-c", shlex.join(inner)]
+
+
+def log_path(cfg, script: dict) -> str:
     log = script["log"]
-    return log if log.startswith("/") else f"{cfg['dir'].rstrip('/')}/{log}"
+    return log if log.startswith("/") else f"{cfg.dir.rstrip('/')}/{log}"
 
 
 def judge(name: str, host: str, exit_code: int, stamp_before: str, stamp_after: str, tail: list[str], patterns: list[str], log: str) -> Check:
@@ -57,16 +65,16 @@ def judge(name: str, host: str, exit_code: int, stamp_before: str, stamp_after: 
     return Check(name, host, expected, seen, True)
 
 
-def dry_run(host: Host, cfg: dict, script: dict) -> Outcome:
+def dry_run(host, cfg, script: dict) -> Outcome:
     log = log_path(cfg, script)
-    stamp = f"stat -c '%y %s' -- {q(log)} 2>/dev/null"
+    stamp = ["stat", "-c", "%y %s", "--", log]
     before = host.probe(stamp).stdout.strip()
-    host.say(f"B1: as {cfg['user']}:{cfg['group']} in {cfg['dir']}: {script['run']}")
+    host.say(f"B1: as {cfg.user}:{cfg.group} in {cfg.dir}: {script['run']}")
     result = host.probe(run_command(cfg, script, host.spec.user))
     after = host.probe(stamp).stdout.strip()
-    tail = host.probe(f"tail -n {int(cfg['tail_lines'])} -- {q(log)}").stdout.splitlines() if after else []
+    tail = host.probe(["tail", "-n", str(int(cfg.tail_lines)), "--", log]).stdout.splitlines() if after else []
     name = f"B1 backup {script['run'].split()[0].rsplit('/', 1)[-1]}"
-    check = judge(name, host.alias, result.exited, before, after, tail, cfg["fail_patterns"], log)
+    check = judge(name, host.alias, result.exited, before, after, tail, cfg.fail_patterns, log)
     if result.exited != 0:
         first = (result.stderr or result.stdout).strip().splitlines()[:1]
         if first:

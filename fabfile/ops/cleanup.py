@@ -14,9 +14,10 @@ import posixpath
 from ..edit import EditError
 from ..edit import sudoers as sudoers_edit
 from ..edit.accounts import parse_passwd
-from ..remote import Host, RemoteError, q
+from ..errors import RemoteError
+from ..hostfiles import TEMP
 
-VISUDO = "visudo -cf {}"
+VISUDO = ["visudo", "-cf", TEMP]
 
 
 # ---- A1 ----------------------------------------------------------------------
@@ -32,12 +33,12 @@ def check_removable(path: str) -> str:
     return normal
 
 
-def existing(host: Host, paths: list[str]) -> list[str]:
+def existing(host, paths: list[str]) -> list[str]:
     return [p for p in (check_removable(p) for p in paths) if host.exists(p)]
 
 
-def sizes(host: Host, paths: list[str]) -> dict[str, str]:
-    out = host.probe("du -sh -- " + " ".join(q(p) for p in paths) + " 2>/dev/null").stdout
+def sizes(host, paths: list[str]) -> dict[str, str]:
+    out = host.probe(["du", "-sh", "--", *paths]).stdout
     found = {}
     for line in out.splitlines():
         size, _, path = line.partition("\t")
@@ -45,9 +46,9 @@ def sizes(host: Host, paths: list[str]) -> dict[str, str]:
     return found
 
 
-def remove(host: Host, paths: list[str]) -> None:
+def remove(host, paths: list[str]) -> None:
     for path in paths:
-        host.change(f"rm -r -- {q(path)}", what=f"rm -r {path}")
+        host.change(["rm", "-r", "--", path], what=f"rm -r {path}")
 
 
 # ---- A3 ----------------------------------------------------------------------
@@ -73,17 +74,17 @@ def without_users(text: str, names: list[str]) -> str:
     return text
 
 
-def remove_from_sudoers(host: Host, path: str, names: list[str]):
+def remove_from_sudoers(host, path: str, names: list[str]):
     return host.edit(path, lambda text: without_users(text, names), validate=VISUDO)
 
 
-def userdel(host: Host, name: str) -> None:
+def userdel(host, name: str) -> None:
     """`userdel -r NAME`; a missing home or mail spool is a warning, the account still gone."""
     if host.dry:
         host.say(f"dry run: would run: userdel -r {name}")
         return
-    result = host.c.run(f"userdel -r {q(name)}", hide=True, warn=True, in_stream=False, dry=False)
-    gone = not host.check(f"getent passwd {q(name)} >/dev/null")
+    result = host.runner.run(["userdel", "-r", name])
+    gone = not host.check(["getent", "passwd", name])
     detail = (result.stderr or result.stdout).strip().splitlines()
     if not gone:
         raise RemoteError(f"{host.alias}: userdel -r {name} failed ({detail[0] if detail else 'exit ' + str(result.exited)}); "

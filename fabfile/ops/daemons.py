@@ -1,61 +1,49 @@
 """Sets of services (S2/S4 stop, D3 off at boot, N3 on at boot) and the reboot check of D5.
 
 Everything goes through fabfile.services, which picks sysvinit or systemd
-per host. A service name that the host does not know is an error naming the
-hosts.toml key, never a silent "stopped".
+per host and reads every change back from the init system. A service name
+that the host does not know is an error naming the hosts.toml key, never a
+silent "stopped". Stopping services on old opens an exposure (the site is
+down until new serves it), shown until new's checks pass.
 """
 
 from __future__ import annotations
 
-import shlex
 import time
 
-from invoke.exceptions import CommandTimedOut
-from paramiko import SSHException
+from ..errors import HostKeyError, RemoteError
+from ..exposures import SERVICES, open_exposure
+from ..services import ensure_enabled, ensure_running, require, services_of, unit
 
-from ..remote import Host, RemoteError
-from ..session import HostKeyError
-from ..services import SysV, daemons_of_script, ensure_enabled, ensure_running, ensure_stopped, services_of
-
-REBOOT = "reboot"
-PID1_START = "cut -d' ' -f22 /proc/1/stat"
+PID1_START = ["cut", "-d", " ", "-f", "22", "/proc/1/stat"]
 
 
-def require(host: Host, names: list[str], key: str) -> None:
-    svc = services_of(host)
-    unknown = [name for name in names if not svc.exists(name)]
-    if unknown:
-        raise RemoteError(f"{host.alias}: no service {', '.join(unknown)} here; fix {key} in hosts.toml")
+def stop_all(step, host, names, key: str) -> int:
+    units = require(host, names, key)
+    stopped = sum(ensure_running(host, u.name, running=False) for u in units)
+    if stopped and not host.dry:
+        open_exposure(step, host, SERVICES, detail=", ".join(u.label() for u in units))
+    return stopped
 
 
-def stop_all(host: Host, names: list[str], key: str) -> int:
-    require(host, names, key)
-    return sum(ensure_stopped(host, name) for name in names)
+def set_boot(host, names, enabled: bool, key: str, *, mask: bool = False) -> int:
+    units = require(host, names, key)
+    return sum(ensure_enabled(host, u.name, enabled, mask=mask) for u in units)
 
 
-def set_boot(host: Host, names: list[str], enabled: bool, key: str) -> int:
-    require(host, names, key)
-    return sum(ensure_enabled(host, name, enabled) for name in names)
+def start_all(host, names, key: str) -> int:
+    units = require(host, names, key)
+    return sum(ensure_running(host, u.name) for u in units)
 
 
-def start_all(host: Host, names: list[str], key: str) -> int:
-    require(host, names, key)
-    return sum(ensure_running(host, name) for name in names)
+def daemon_names(host, service: str) -> list[str]:
+    """What `ps` shows for a service: the program its unit or init script starts (else its name)."""
+    return services_of(host).daemon_names(unit(host, service))
 
 
-def daemon_names(host: Host, service: str) -> list[str]:
-    """What `ps` shows for a service: the programs its init script starts (else its name)."""
-    svc = services_of(host)
-    if isinstance(svc, SysV):
-        script = svc._script(service)
-        if script is not None:
-            return daemons_of_script(script, service)
-    return [service]
-
-
-def running_programs(host: Host) -> set[str]:
+def running_programs(host) -> set[str]:
     """Program names of `ps` (comm, and argv[0]'s basename for scripts)."""
-    out = host.probe("ps -eo comm=,args=", warn=False).stdout
+    out = host.probe(["ps", "-eo", "comm=,args="]).stdout
     names = set()
     for line in out.splitlines():
         words = line.split()
@@ -74,16 +62,16 @@ def found_daemons(programs: set[str], wanted: dict[str, list[str]]) -> dict[str,
 # ---- D5: reboot and come back -------------------------------------------
 
 
-def pid1_started(host: Host, timeout: int = 10) -> str:
+def pid1_started(host, timeout: int = 10) -> str:
     """When PID 1 started (clock ticks): changes with every boot, also in a container."""
-    return host.probe(PID1_START, warn=False, timeout=timeout).stdout.strip()
+    return host.probe(PID1_START, timeout=timeout).stdout.strip()
 
 
-def reboot_and_reconnect(step, host: Host, timeout: int) -> Host:
+def reboot_and_reconnect(step, host, timeout: int):
     """Launch `reboot` detached, drop the connection, reconnect until PID 1 is a new one."""
     alias = host.alias
     before = pid1_started(host)
-    host.change(f"nohup sh -c {shlex.quote('sleep 1; ' + REBOOT)} >/dev/null 2>&1 &", what=REBOOT)
+    host.launch(["reboot"], delay=1, what="reboot")
     session = step.session
     session.drop(alias)
     deadline = time.monotonic() + timeout
@@ -97,7 +85,7 @@ def reboot_and_reconnect(step, host: Host, timeout: int) -> Host:
                 return fresh
         except HostKeyError:
             raise
-        except (RemoteError, CommandTimedOut, SSHException, EOFError, OSError):
+        except RemoteError:
             pass  # not back yet, or the old connection dying under us
         session.drop(alias)
         if time.monotonic() > deadline:
@@ -105,11 +93,10 @@ def reboot_and_reconnect(step, host: Host, timeout: int) -> Host:
         time.sleep(1)
 
 
-def wait_running(host: Host, service: str, timeout: int) -> bool:
-    svc = services_of(host)
+def wait_running(host, service: str, timeout: int) -> bool:
     deadline = time.monotonic() + timeout
     while True:
-        if svc.is_running(service):
+        if unit(host, service, fresh=True).running:
             return True
         if time.monotonic() > deadline:
             return False

@@ -13,24 +13,26 @@ from __future__ import annotations
 
 import stat as stat_mod
 
-from ..remote import Host, RemoteError, copy_file, q, sha256
+from ..errors import RemoteError
+from ..hostfiles import sha256
+from ..remote import copy_file
 
 
-def regular_files(host: Host, directory: str) -> tuple[list, list[str]]:
+def regular_files(host, directory: str) -> tuple[list, list[str]]:
     """(regular files as SFTPAttributes, names of anything else) directly in `directory`."""
     files, others = [], []
-    for entry in sorted(host.sftp.listdir_attr(directory), key=lambda e: e.filename):
+    for entry in host.files.listdir(directory, attrs=True):
         (files if stat_mod.S_ISREG(entry.st_mode) else others).append(entry)
     return files, [e.filename for e in others]
 
 
-def getent(host: Host, database: str, key: str | int) -> str | None:
+def getent(host, database: str, key: str | int) -> str | None:
     """The name for `key` in passwd/group on host (None when absent)."""
-    result = host.probe(f"getent {database} {q(str(key))}")
+    result = host.probe(["getent", database, str(key)])
     return result.stdout.split(":", 1)[0] if result.ok and result.stdout.strip() else None
 
 
-def owner_on_target(target: Host, user: str, group: str, uid: int, gid: int, path: str) -> tuple[str, str]:
+def owner_on_target(target, user: str, group: str, uid: int, gid: int, path: str) -> tuple[str, str]:
     """(owner spec for chown, how it will read back via stat %U:%G) on the target."""
     parts, shown = [], []
     for database, name, number in (("passwd", user, uid), ("group", group, gid)):
@@ -50,7 +52,7 @@ def owner_on_target(target: Host, user: str, group: str, uid: int, gid: int, pat
     return ":".join(parts), ":".join(shown)
 
 
-def copy_dir_files(source: Host, target: Host, directory: str) -> list:
+def copy_dir_files(source, target, directory: str) -> list:
     """Every regular file of `directory` from source to target: same bytes, mode, owner and group."""
     if not target.exists(directory):
         raise RemoteError(f"{target.alias}: {directory} does not exist; install cron on {target.alias} (it creates the directory), then run again")
@@ -62,7 +64,7 @@ def copy_dir_files(source: Host, target: Host, directory: str) -> list:
     results = []
     for entry in files:
         path = f"{directory.rstrip('/')}/{entry.filename}"
-        owner_name = source._owner_of(path)
+        owner_name = source.files.owner_of(path)
         user, _, group = owner_name.partition(":")
         owner, shown = owner_on_target(target, user, group, entry.st_uid, entry.st_gid, path)
         mode = stat_mod.S_IMODE(entry.st_mode)
@@ -80,7 +82,7 @@ def copy_dir_files(source: Host, target: Host, directory: str) -> list:
     return results
 
 
-def _same_numeric(target: Host, path: str, data: bytes, mode: int, owner: str) -> bool:
+def _same_numeric(target, path: str, data: bytes, mode: int, owner: str) -> bool:
     """put_bytes compares owners by name; a numeric owner (user not on new yet) is compared here by ID."""
     if not target.exists(path) or target.read_bytes(path) != data:
         return False
@@ -91,14 +93,14 @@ def _same_numeric(target: Host, path: str, data: bytes, mode: int, owner: str) -
     return stat_mod.S_IMODE(st.st_mode) == mode and (str(st.st_uid), str(st.st_gid)) == wanted
 
 
-def getent_id(host: Host, database: str, name: str) -> str | None:
+def getent_id(host, database: str, name: str) -> str | None:
     """The numeric ID of a user or group name on host."""
-    result = host.probe(f"getent {database} {q(name)}")
+    result = host.probe(["getent", database, name])
     fields = result.stdout.strip().split(":")
     return fields[2] if result.ok and len(fields) > 2 else None
 
 
-def copy_secret_file(source: Host, target: Host, path: str, owner: str, group: str):
+def copy_secret_file(source, target, path: str, owner: str, group: str):
     """C7: one file root to root, owner:group given, mode kept, shown by sha256/size only."""
     for database, name in (("passwd", owner), ("group", group)):
         if getent(target, database, name) is None:

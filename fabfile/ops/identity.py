@@ -226,10 +226,8 @@ def parse_grep(output: str) -> list[tuple[str, int, str]]:
     return hits
 
 
-def leftover_command(directory: str, names: list[str], exclude: list[str]) -> str:
-    patterns = " ".join(f"-e {shlex.quote(n)}" for n in names)
-    excludes = " ".join(f"--exclude={shlex.quote(e)}" for e in exclude)
-    return f"grep -rnIwZ {excludes} {patterns} -- {shlex.quote(directory)}"
+def leftover_command(directory: str, names, exclude) -> list[str]:
+    return ["grep", "-rnIwZi", *[f"--exclude={e}" for e in exclude], *[a for n in names for a in ("-e", n)], "--", directory]
 
 
 # ---- the operation --------------------------------------------------------
@@ -241,77 +239,117 @@ class _Refused(Exception):
     """A file the journal says C8 already swapped and someone changed since (SwapState "conflict")."""
 
 
+def _transform_for(host, records, path, swap):
+    """The swap of one file, unless the journal says C8 already swapped it (see swap_state)."""
+    from ..hostfiles import ENCODING, sha256
+
+    def transform(text):
+        state = swap_state(records, host.alias, path, sha256(text.encode(ENCODING, "surrogateescape")))
+        if state.action == "conflict":
+            raise _Refused(state.detail)
+        if state.action == "done":
+            host.say(f"{path}: already swapped ({state.detail})")
+            return text
+        return swap(text)
+    return transform
+
+
+class _ZoneContext:
+    """What a zone swap needs from the host, read once (named-checkzone present, named.conf, the host's date)."""
+
+    def __init__(self, step, host):
+        from .zones import host_today, read_named_conf, require_checkzone
+
+        require_checkzone(host)
+        self.named_conf, self.today = read_named_conf(step, host), host_today(host)
+
+
+def _swap_one(step, host, records, path, mapping, zones) -> bool:
+    """Swap one identity file through the edit contract; True when a zone file changed."""
+    from .zones import checkzone, zone_name
+
+    if path not in step.settings.identity.zone_files:
+        host.edit(path, _transform_for(host, records, path, lambda t: swap_text(t, mapping, zone=False)))
+        return False
+    if "context" not in zones:
+        zones["context"] = _ZoneContext(step, host)
+    context = zones["context"]
+    zone = {}
+
+    def swap_zone_text(text):
+        zone["name"] = zone_name(text, path, context.named_conf)
+        origin = zone["name"] if zone["name"].endswith(".") else zone["name"] + "."
+        return swap_text(text, mapping, zone=True, origin=origin, today=context.today)
+
+    return host.edit(path, _transform_for(host, records, path, swap_zone_text), validate=lambda: checkzone(zone["name"])).changed
+
+
 def swap_host(step, host, mapping: dict[str, str]) -> list[str]:
-    """Swap every identity file on one host; returns the problems (files refused).
+    """Swap every identity file on one host, all or nothing; returns the problems (files refused).
 
     Each file is read once, by Host.edit: whether it still needs the swap
-    (journal + its sha256) and a zone's name are decided from that text.
+    (journal + its sha256) and a zone's name are decided from that text. A
+    failure part-way (a zone that fails named-checkzone, a dropped link) puts
+    the files already swapped back; a crash leaves the transaction for the
+    next run to roll back (fabfile/transaction.py).
     """
-    from ..remote import ENCODING, sha256
-    from .zones import CHECKZONE, host_today, read_named_conf, reload_bind, require_checkzone, zone_name
+    from ..transaction import Transaction
 
-    cfg = step.settings["identity"]
-    zone_files = set(cfg["zone_files"])
     records = list(step.session.journal.records())
-    problems = []
-    named_conf = today = None
-    zones_changed = False
-
-    def transform_for(path, swap):
-        def transform(text):
-            state = swap_state(records, host.alias, path, sha256(text.encode(ENCODING, "surrogateescape")))
-            if state.action == "conflict":
-                raise _Refused(state.detail)
-            if state.action == "done":
-                host.say(f"{path}: already swapped ({state.detail})")
-                return text
-            return swap(text)
-        return transform
-
-    for path in cfg["files"]:
-        if not host.exists(path):
+    present = []
+    for path in step.settings.identity.files:
+        if host.exists(path):
+            present.append(path)
+        else:
             host.say(f"{path}: not on {host.alias}, skipped")
             host.record("skipped", path=path, detail="missing on this host")
-            continue
+    problems, zones, zones_changed, results = [], {}, False, []
+    with Transaction(step, host, present) as tx:
         try:
-            if path not in zone_files:
-                host.edit(path, transform_for(path, lambda t: swap_text(t, mapping, zone=False)))
-                continue
-            if today is None:
-                require_checkzone(host)
-                named_conf, today = read_named_conf(step, host), host_today(host)
-            zone = {}
-
-            def swap_zone_text(text, path=path, zone=zone):
-                zone["name"] = zone_name(text, path, named_conf)
-                origin = zone["name"] if zone["name"].endswith(".") else zone["name"] + "."
-                return swap_text(text, mapping, zone=True, origin=origin, today=today)
-
-            result = host.edit(path, transform_for(path, swap_zone_text),
-                               validate=lambda: f"{CHECKZONE} -q {shlex.quote(zone['name'])} {{}}")
-            zones_changed = zones_changed or result.changed
-        except _Refused as refused:
-            host.say(f"{path}: REFUSED: {refused}")
-            problems.append(f"{host.alias}:{refused}")
+            for path in present:
+                try:
+                    zones_changed |= _swap_one(step, host, records, path, mapping, zones)
+                except _Refused as refused:
+                    host.say(f"{path}: REFUSED: {refused}")
+                    problems.append(f"{host.alias}:{refused}")
+        except BaseException:
+            _undo(host, step, tx, records)
+            raise
     if zones_changed:
-        reload_bind(step, host)  # else BIND keeps answering the names of before the swap (V6)
+        reload_bind_after_swap(step, host)
     return problems
+
+
+def _undo(host, step, tx, records) -> None:
+    """Roll back what this run swapped on `host` (the prepare records of its transaction)."""
+    from ..transaction import interrupted, roll_back
+
+    pending = interrupted(step.session.journal.records(), host.alias, step.info.ids[0])
+    if pending is not None and pending.tx == tx.tx:
+        for line in roll_back(step, host, pending):
+            host.say(line)
+
+
+def reload_bind_after_swap(step, host) -> None:
+    from .zones import reload_bind
+
+    reload_bind(step, host)  # else BIND keeps answering the names of before the swap (V6)
 
 
 def leftovers(step, host) -> list[tuple[str, int, str]]:
     """grep -rIw for the leftover names under identity.leftover_search: a report, not a failure."""
-    cfg = step.settings["identity"]
-    if not cfg["leftover_names"]:
+    cfg = step.settings.identity
+    if not cfg.leftover_names:
         return []
-    result = host.probe(leftover_command(cfg["leftover_search"], cfg["leftover_names"], BACKUP_GLOBS))
+    result = host.probe(leftover_command(cfg.leftover_search, cfg.leftover_names, BACKUP_GLOBS))
     if result.exited not in (0, 1):
         host.say(f"leftover search: grep exit {result.exited}: {(result.stderr or '').strip().splitlines()[:1]}")
     hits = parse_grep(result.stdout)
-    names = ", ".join(cfg["leftover_names"])
+    names = ", ".join(cfg.leftover_names)
     if not hits:
-        host.say(f"leftover search: no {names} under {cfg['leftover_search']}")
+        host.say(f"leftover search: no {names} under {cfg.leftover_search}")
     else:
-        host.say(f"leftover search: {len(hits)} line(s) with {names} under {cfg['leftover_search']} (check each):")
+        host.say(f"leftover search: {len(hits)} line(s) with {names} under {cfg.leftover_search} (check each):")
         for name, number, text in hits:
             host.say(f"  {name}:{number}: {text.strip()[:160]}")
     step.note(f"leftover search on {host.alias}: {len(hits)} hit(s)", leftovers=[f"{n}:{i}" for n, i, _ in hits][:200])

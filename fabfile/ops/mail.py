@@ -8,52 +8,54 @@ backup, atomic rename). A missing file is created owned like its directory.
 from __future__ import annotations
 
 import posixpath
-import shlex
 
 from ..edit import listfile
-from ..remote import EditResult, Host, q
-from ..services import services_of
+from ..remote import EditResult
+from ..commands import Script
+from ..services import restart, unit
 
 
-def ensure_exact(host: Host, path: str, lines: list[str]) -> EditResult:
+def ensure_exact(host, path: str, lines) -> EditResult:
     if host.exists(path):
-        return host.edit(path, listfile.exact(lines))
-    directory = posixpath.dirname(path)
-    owner = host.probe(f"stat -c %U:%G {q(directory)}", warn=False).stdout.strip() or "root:root"
-    return host.put_bytes(path, listfile.render_lines(lines).encode(), mode=0o644, owner=owner)
+        return host.edit(path, listfile.exact(list(lines)))
+    owner = host.owner_of(posixpath.dirname(path))
+    return host.put_bytes(path, listfile.render_lines(list(lines)).encode(), mode=0o644, owner=owner)
 
 
-def set_control(step, host: Host, lines: list[str]) -> bool:
+def set_control(step, host, lines) -> bool:
     """Every qmail.files under qmail.control_dir holds exactly `lines`; True if any changed."""
-    cfg = step.settings["qmail"]
-    results = [ensure_exact(host, posixpath.join(cfg["control_dir"], name), lines) for name in cfg["files"]]
+    cfg = step.settings.qmail
+    results = [ensure_exact(host, posixpath.join(cfg.control_dir, name), lines) for name in cfg.files]
     return any(r.changed for r in results)
 
 
-def qmail_running_after(step, host: Host, changed: bool) -> str:
-    """Started if stopped; restarted if running and its control files changed; else unchanged."""
-    service = step.settings["qmail"]["service"]
-    svc = services_of(host)
-    if not svc.is_running(service):
-        svc.start(service)
-        done = "started"
-    elif changed:
-        svc.restart(service)
-        done = "restarted"
-    else:
-        host.say(f"{service}: running, control files unchanged: unchanged")
+def qmail_running_after(step, host, changed: bool) -> str:
+    """Started if stopped; restarted if running and its control files changed; else unchanged (read back)."""
+    from ..services import ensure_running
+
+    service = step.settings.qmail.service
+    u = unit(host, service)
+    if not u.running:
+        ensure_running(host, service)
+        return "started"
+    if not changed:
+        host.say(f"{u.label()}: running, control files unchanged: unchanged")
         return "unchanged"
+    restart(host, service)
     if not host.dry:
-        host.say(f"{service}: {done}")
-    return done
+        host.say(f"{u.label()}: restarted")
+    return "restarted"
 
 
-def showctl(step, host: Host) -> str:
+WITH_PATH = 'PATH="$PATH:$1"; shift; exec "$@" 2>&1'
+
+
+def showctl(step, host) -> str:
     """qmail-showctl's output; its bin/ (beside control/) is added to PATH for the lookup."""
-    cfg = step.settings["qmail"]
-    bindir = posixpath.join(posixpath.dirname(cfg["control_dir"].rstrip("/")), "bin")
-    result = host.probe(f"PATH=\"$PATH:{bindir}\" {shlex.join(shlex.split(cfg['showctl']))} 2>&1")
+    cfg = step.settings.qmail
+    bindir = posixpath.join(posixpath.dirname(cfg.control_dir.rstrip("/")), "bin")
+    result = host.probe(Script(WITH_PATH, bindir, *cfg.showctl))
     if not result.ok:
         first = (result.stdout.strip().splitlines() or [f"exit {result.exited}"])[0]
-        host.say(f"{cfg['showctl']} failed: {first} (check qmail.showctl in hosts.toml)")
+        host.say(f"{' '.join(cfg.showctl)} failed: {first} (check qmail.showctl in hosts.toml)")
     return result.stdout

@@ -21,65 +21,57 @@ launched. So, per host, one at a time, old first:
      key already has the right name), the ping makes the host announce its new
      address to the operator's side (ARP), which ends the ambiguity quickly;
      a failed launch on old stops before new;
-  3. drop the connection, journal the host as swapped, and point the
-     operator's known_hosts line for its after address at the remembered key;
+  3. drop the connection, journal the host as UNKNOWN (its move launched,
+     not confirmed: its steps refuse until it is found by its key), and point
+     the operator's known_hosts line for its after address at its key;
 then, once S seconds have passed since the first launch (no restart can have
 happened before), one at a time, old first: poll the after address (every
 POLL seconds, up to network.reconnect_timeout) until it answers with the
 remembered host key - the connection checks it against known_hosts before any
 login, so an address still held by the other machine costs no login - and the
-role guard checks the after hostname. No fixed wait for the restart itself. A host that does
-not come back is journalled NOT swapped again (swapped=False), its new
-known_hosts line is removed, and it is reported; the other host is not touched.
+role guard checks the after hostname. No fixed wait for the restart itself.
+
+A machine is its host key, not an address or a name (both move here): the
+key each alias had at first contact is on record in the journal, and every
+connection is checked against it. A host that does not answer at its after
+address is looked for at its before address, by its key: found there, it is
+journalled not swapped; found nowhere it stays UNKNOWN (`fab status` says
+so), and `fab locate` finds it once it answers.
 """
 
 from __future__ import annotations
 
-import shlex
+from __future__ import annotations
+
 import time
 
-from ..remote import Host, RemoteError
-from ..session import HostKeyError, fingerprint
+from ..commands import Script
+from ..errors import HostKeyError, RemoteError
+from ..exposures import UNKNOWN, close_exposure, open_exposure
+from ..session import fingerprint, key_text
 from . import knownhosts
 
 STEP = "C10"
 POLL = 0.2  # seconds between two tries at the after address
+SEQUENCE = 'OPERATOR=$1; shift; hostname -F /etc/hostname; "$@"; [ -n "$OPERATOR" ] && ping -c 2 -W 1 "$OPERATOR"; true'
 
 
-def launch_command(settings, operator_ip: str | None) -> str:
-    cfg = settings["network"]
-    inner = f"sleep {cfg['settle_seconds']:g}; hostname -F /etc/hostname; {cfg['restart']}"
-    if operator_ip:
-        inner += f"; ping -c 2 -W 1 {shlex.quote(operator_ip)}"
-    return f"nohup sh -c {shlex.quote(inner)} >/dev/null 2>&1 &"
+def launch_script(settings, operator_ip: str | None) -> Script:
+    """After the settle time: take the after name, restart networking (network.restart, as argv), ping the operator."""
+    return Script(SEQUENCE, operator_ip or "", *settings.network.restart)
 
 
-def remote_key(host: Host):
-    return host.c.client.get_transport().get_remote_server_key()
-
-
-def preflight(step, host: Host) -> dict:
+def preflight(step, host) -> dict:
     """Checks before anything moves; returns what the launch and the check need."""
     spec = host.spec
     hostname_file = host.read_text("/etc/hostname").strip()
     if hostname_file != spec.after.hostname:
-        raise RemoteError(
-            f"{host.alias}: /etc/hostname says {hostname_file!r}, not {spec.after.hostname!r}: "
-            f"run phase2.swap-identity (C8+C9) first"
-        )
-    files = [p for p in step.settings["identity"]["files"] if p != "/etc/hostname"]
-    listing = " ".join(shlex.quote(p) for p in files)
-    if not host.check(f"grep -lwF -- {shlex.quote(spec.after.ip)} {listing} 2>/dev/null | grep -q ."):
-        raise RemoteError(
-            f"{host.alias}: no identity file holds its after address {spec.after.ip}: run phase2.swap-identity (C8+C9) first"
-        )
-    operator_ip = host.probe('echo "${SSH_CLIENT%% *}"').stdout.strip() or None
-    key = remote_key(host)
-    return {"key": key, "operator_ip": operator_ip}
-
-
-def known_hosts_name(spec) -> str:
-    return knownhosts.host_field_name(spec.after.ip, spec.port)
+        raise RemoteError(f"{host.alias}: /etc/hostname says {hostname_file!r}, not {spec.after.hostname!r}: run phase2.swap-identity (C8+C9) first")
+    files = [p for p in step.settings.identity.files if p != "/etc/hostname" and host.exists(p)]
+    if not host.check(["grep", "-qwF", "--", spec.after.ip, *files]):
+        raise RemoteError(f"{host.alias}: no identity file holds its after address {spec.after.ip}: run phase2.swap-identity (C8+C9) first")
+    operator_ip = host.probe(Script('echo "${SSH_CLIENT%% *}"')).stdout.strip() or None
+    return {"key": host.server_key(), "operator_ip": operator_ip}
 
 
 def known_hosts_names(spec) -> list[str]:
@@ -88,126 +80,168 @@ def known_hosts_names(spec) -> list[str]:
     return [knownhosts.host_field_name(n, spec.port) for n in dict.fromkeys(n for n in names if n)]
 
 
-def launch(step, host: Host, info: dict) -> None:
-    command = launch_command(step.settings, info["operator_ip"])
-    host.say(f"network restart, detached: {command}")
-    result = host.c.run(command, hide=True, warn=True, in_stream=False, dry=False, timeout=30)
-    if not result.ok:
-        raise RemoteError(f"{host.alias}: could not launch the network restart (exit {result.exited}); nothing moved")
-    host.record("change", detail=f"network restart launched ({step.settings['network']['restart']})")
-
-
-def mark(step, alias: str, swapped: bool, detail: str) -> None:
+def mark(step, alias: str, swapped, detail: str) -> None:
+    """Journal where `alias` is: True (after address), False (before), "unknown" (launched, not confirmed)."""
     step.session.journal.write("note", host=alias, task=step.info.task_name, step=STEP, swapped=swapped, detail=detail)
 
 
-def point_known_hosts(step, spec, key) -> None:
-    path = step.settings["operator"]["known_hosts"]
-    names = known_hosts_names(spec)
-
-    def transform(text):
-        for name in names:
-            text = knownhosts.set_host_key(text, name, key.get_name(), key.get_base64())
-        return text
-
-    changed = knownhosts.rewrite_file(path, transform)
-    print(f"[{spec.alias}] {path}: {', '.join(names)} -> {key.get_name()} {fingerprint(key)}{'' if changed else ' (unchanged)'}",
-          file=step.session.out, flush=True)
-
-
-def forget_known_hosts(step, spec, key) -> None:
-    path = step.settings["operator"]["known_hosts"]
+def _rewrite_known_hosts(step, spec, key, forget: bool) -> bool:
+    path = step.settings.operator.known_hosts
 
     def transform(text):
         for name in known_hosts_names(spec):
-            text = knownhosts.forget_host_key(text, name, key.get_base64())
+            text = (knownhosts.forget_host_key(text, name, key.get_base64()) if forget
+                    else knownhosts.set_host_key(text, name, key.get_name(), key.get_base64()))
         return text
 
-    knownhosts.rewrite_file(path, transform)
+    return knownhosts.rewrite_file(path, transform)
 
 
-def verify(step, alias: str, key) -> Host:
-    """Reconnect at the after address until it is the right machine: same host key, after name.
+def point_known_hosts(step, spec, key) -> None:
+    changed = _rewrite_known_hosts(step, spec, key, forget=False)
+    print(f"[{spec.alias}] {step.settings.operator.known_hosts}: {', '.join(known_hosts_names(spec))} -> {key.get_name()} "
+          f"{fingerprint(key)}{'' if changed else ' (unchanged)'}", file=step.session.out, flush=True)
 
-    Every failure is retried with a fresh connection until network.reconnect_timeout,
-    a host key mismatch included: while the two hosts swap, an address can
-    briefly answer from the other machine (it still holds it, or an ARP cache
-    still points at it).
-    """
+
+def find_by_key(step, alias: str, address: str, timeout: float):
+    """Connect to `address` until the machine bound to `alias` (its host key) answers, or `timeout` passes."""
     session = step.session
     spec = session.settings.host(alias)
-    timeout = step.settings["network"]["reconnect_timeout"]
+    bound = session.journal.host_key(alias)
     deadline = time.monotonic() + timeout
+    last = "no answer"
     while True:
-        session.drop(alias)
         try:
-            host = session.host(alias)
-            host.task, host.step = step.info.task_name, STEP
-            seen = remote_key(host)
-            if seen.asbytes() != key.asbytes():  # known_hosts already enforces it; say it in plain words too
-                raise HostKeyError(f"{alias}: {spec.after.ip} answered with host key {fingerprint(seen)}, expected {fingerprint(key)}")
-            session.guard(host, None, step.info.task_name)
-            return host
-        except RemoteError as exc:
-            if time.monotonic() > deadline:
-                session.drop(alias)
-                raise RemoteError(f"{alias}: not back as {spec.after.hostname} at {spec.after.ip} within {timeout} s "
-                                  f"(last: {str(exc).splitlines()[0]})") from None
-            time.sleep(POLL)
+            return session.connect(spec, address, timeout=max(2, min(5, int(timeout))), expect_key=bound, by_key_only=True)
+        except RemoteError as exc:  # HostKeyError included: the address may briefly answer from the other machine
+            last = str(exc).splitlines()[0]
+        if time.monotonic() > deadline:
+            raise RemoteError(f"{alias}: not found at {address} within {timeout:g} s (last: {last})")
+        time.sleep(POLL)
 
 
-def restart_all(step, aliases: list[str]) -> list[str]:
-    """The whole C10 (see the module doc). Returns the aliases that did not come back."""
+def verify(step, alias: str, timeout: float):
+    """Find `alias` at its after address by its host key, then the role guard checks the after name."""
+    session = step.session
+    spec = session.settings.host(alias)
+    find_by_key(step, alias, spec.after.ip, timeout).close()
+    mark(step, alias, True, f"found at {spec.after.ip} by its host key")
+    host = session.reconnect(alias, timeout=10)
+    host.task, host.step = step.info.task_name, STEP
+    session.guard(host, None, step.info.task_name)
+    return host
+
+
+def _plan(step, aliases: list[str]) -> tuple[list[str], dict]:
+    """Which hosts still move (pre-flighted), which are already swapped; an UNKNOWN host refuses."""
     session = step.session
     todo, infos = [], {}
     for alias in aliases:
-        if session.journal.swapped(alias):
-            host = step.on(alias)  # connects at the after address, checks key and after name
-            host.say(f"unchanged: already swapped, answers at {host.c.host} as {host.spec.after.hostname}")
+        state = session.journal.swapped(alias)
+        if state is None:
+            raise RemoteError(f"{alias} is UNKNOWN (a move was launched and not confirmed): run `fab locate` first; nothing was launched")
+        host = step.on(alias)  # before: its before address; after: its after address; key and name checked
+        if state:
+            host.say(f"unchanged: already swapped, answers at {host.address} as {host.spec.after.hostname}")
             host.record("unchanged", detail="already swapped")
             continue
-        infos[alias] = preflight(step, step.on(alias))
+        infos[alias] = preflight(step, host)
         todo.append(alias)
+    return todo, infos
+
+
+def _launch_all(step, todo: list[str], infos: dict) -> tuple[list[str], RemoteError | None]:
+    session = step.session
+    launched = []
+    for alias in todo:
+        host = session.host(alias)
+        try:
+            host.launch(launch_script(step.settings, infos[alias]["operator_ip"]), delay=step.settings.network.settle_seconds,
+                        what=f"network restart, detached ({' '.join(step.settings.network.restart)})")
+        except RemoteError as exc:  # on old: new is not touched; on new: old is moving, checked below
+            return launched, exc
+        launched.append(alias)
+        spec = host.spec
+        session.drop(alias)
+        mark(step, alias, "unknown", f"network restart launched: moving to {spec.after.ip} ({spec.after.hostname})")
+        open_exposure(step, host, UNKNOWN)
+        point_known_hosts(step, spec, infos[alias]["key"])
+    return launched, None
+
+
+def _confirm(step, alias: str, info: dict) -> str | None:
+    """Find a launched host: at its after address (swapped), else at its before address (did not move). None = found."""
+    session = step.session
+    spec = session.settings.host(alias)
+    timeout = step.settings.network.reconnect_timeout
+    try:
+        host = verify(step, alias, timeout)
+        host.say(f"back at {spec.after.ip} as {spec.after.hostname}, same host key {fingerprint(info['key'])}")
+        close_exposure(step, host, UNKNOWN, detail=f"found at {spec.after.ip} by its host key")
+        return None
+    except HostKeyError:
+        raise
+    except RemoteError as exc:
+        reason = str(exc).splitlines()[0]
+    session.drop(alias)
+    _rewrite_known_hosts(step, spec, info["key"], forget=True)
+    try:
+        find_by_key(step, alias, spec.address, 5).close()
+    except RemoteError:
+        return f"{alias} is UNKNOWN: not at {spec.after.ip} ({reason}) nor at {spec.address}; once it answers, `fab locate` finds it by its key"
+    mark(step, alias, False, f"did not move: still at {spec.address}")
+    step.session.journal.write("note", host=alias, task=step.info.task_name, step=STEP, exposure=UNKNOWN, state="closed",
+                               detail=f"found at {spec.address} (not moved)")
+    return f"{alias} did not move (still at {spec.address}, {reason}): check its /etc/network/interfaces on its console, then run phase2.restart-network again (it launches only where needed)"
+
+
+def restart_all(step, aliases: list[str]) -> None:
+    """The whole C10 (see the module doc)."""
+    todo, infos = _plan(step, aliases)
     if step.dry:
         for alias in todo:
-            spec = session.settings.host(alias)
-            session.host(alias).say(
-                f"dry run: would launch `{launch_command(step.settings, infos[alias]['operator_ip'])}`, "
-                f"point {step.settings['operator']['known_hosts']} at {known_hosts_name(spec)} -> "
-                f"{fingerprint(infos[alias]['key'])}, reconnect and expect {spec.after.hostname}"
-            )
-        return []
-    launched, error = [], None
+            spec = step.session.settings.host(alias)
+            step.session.host(alias).say(f"dry run: would launch the network restart, point known_hosts {spec.after.ip} -> "
+                                         f"{fingerprint(infos[alias]['key'])}, and find {alias} there by its key as {spec.after.hostname}")
+        return
     first_launch = time.monotonic()
-    for alias in todo:
-        try:
-            launch(step, session.host(alias), infos[alias])
-        except RemoteError as exc:  # on old: new is not touched; on new: old is moving, check it
-            error = exc
-            break
-        launched.append(alias)
-    for alias in launched:
-        spec = session.settings.host(alias)
-        session.drop(alias)
-        mark(step, alias, True, f"network restart launched: now {spec.after.ip} ({spec.after.hostname})")
-        point_known_hosts(step, spec, infos[alias]["key"])
-    if launched:  # the restarts start S seconds after the first launch, not before: then poll (verify)
-        time.sleep(max(0.0, first_launch + step.settings["network"]["settle_seconds"] - time.monotonic()))
-    failed = []
-    for alias in launched:
-        spec = session.settings.host(alias)
-        try:
-            host = verify(step, alias, infos[alias]["key"])
-        except RemoteError as exc:
-            session.drop(alias)
-            mark(step, alias, False, f"did not come back at {spec.after.ip}: {str(exc).splitlines()[0]}")
-            forget_known_hosts(step, spec, infos[alias]["key"])
-            print(f"[{alias}] FAILED: did not come back as {spec.after.hostname} at {spec.after.ip}: {exc}",
-                  file=session.out, flush=True)
-            failed.append(alias)
-            continue
-        host.say(f"back at {spec.after.ip} as {spec.after.hostname}, same host key {fingerprint(infos[alias]['key'])}")
+    launched, error = _launch_all(step, todo, infos)
+    if launched:  # the restarts start S seconds after the first launch, not before: then poll
+        time.sleep(max(0.0, first_launch + step.settings.network.settle_seconds - time.monotonic()))
+    problems = [p for p in (_confirm(step, alias, infos[alias]) for alias in launched) if p]
     if error is not None:
-        raise RemoteError(f"{error}; launched before it: {', '.join(launched) or 'none'}"
-                          f"{'; not back: ' + ', '.join(failed) if failed else ''}")
-    return failed
+        problems.insert(0, f"{error}; launched before it: {', '.join(launched) or 'none'}")
+    if problems:
+        raise RemoteError("; ".join(problems))
+
+
+def locate(step, aliases: list[str]) -> dict[str, str]:
+    """Find each host by its host key at its after, then its before address; journal the truth. {alias: where}."""
+    found = {}
+    for alias in aliases:
+        spec = step.session.settings.host(alias)
+        if step.session.journal.host_key(alias) is None:
+            found[alias] = "no host key on record (never reached in this journal): nothing to compare with"
+            continue
+        for swapped, address in ((True, spec.after.ip), (False, spec.address)):
+            try:
+                find_by_key(step, alias, address, 3).close()
+            except RemoteError:
+                continue
+            was = step.session.journal.swapped(alias)
+            if was != swapped:
+                mark(step, alias, swapped, f"located at {address} by its host key")
+            step.session.journal.write("note", host=alias, task=step.info.task_name, step=STEP, exposure=UNKNOWN, state="closed",
+                                       detail=f"located at {address} by its host key")
+            found[alias] = f"at {address} ({'swapped' if swapped else 'not swapped'})"
+            break
+        else:
+            found[alias] = f"not found at {spec.after.ip} nor {spec.address} (its key {fingerprint_of(step, alias)})"
+    return found
+
+
+def fingerprint_of(step, alias: str) -> str:
+    from ..edit.authkeys import fingerprint as blob_fingerprint
+
+    key = step.session.journal.host_key(alias)
+    return blob_fingerprint(key.split()[-1]) if key else "unknown"

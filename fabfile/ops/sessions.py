@@ -23,10 +23,11 @@ import re
 import time
 from dataclasses import dataclass
 
-from ..remote import Host, RemoteError
+from ..commands import Script
+from ..errors import RemoteError
 
 MULTIPLEXERS = frozenset({"screen", "tmux"})
-PS = "echo $$; ps -eo pid=,ppid=,uid=,user:32=,tty=,args="
+PS = Script("echo $$; exec ps -eo pid=,ppid=,uid=,user:32=,tty=,args=")
 _SSHD_SESSION = re.compile(r"^sshd: ([^\s@\[/]+)(?:@(\S+)| \[(?:priv|net|accepted)\])?\s*$")
 
 
@@ -159,24 +160,29 @@ def table(victims: list[Proc]) -> list[str]:
 # ---- on a host -------------------------------------------------------------
 
 
-def listing(host: Host) -> tuple[int | None, list[Proc]]:
-    result = host.probe(PS, warn=False)
+def KILL(signal: str, pids: list[str]) -> Script:
+    """kill -SIG PIDS; a process gone meanwhile is no failure."""
+    return Script('sig=$1; shift; kill -"$sig" "$@" 2>/dev/null; true', signal, *pids)
+
+
+def listing(host) -> tuple[int | None, list[Proc]]:
+    result = host.probe(PS)
     return parse_ps(result.stdout)
 
 
-def find_victims(step, host: Host) -> list[Proc]:
-    accounts, sessions = step.settings["accounts"], step.settings["sessions"]
+def find_victims(step, host) -> list[Proc]:
+    accounts, sessions = step.settings.accounts, step.settings.sessions
     own, procs = listing(host)
     return choose_victims(
-        procs, own, uid_min=accounts["uid_min"], uid_max=accounts["uid_max"],
-        spare_users=sessions["spare_users"], login_commands=sessions["login_commands"],
+        procs, own, uid_min=accounts.uid_min, uid_max=accounts.uid_max,
+        spare_users=sessions.spare_users, login_commands=sessions.login_commands,
     )
 
 
-def end_sessions(host: Host, victims: list[Proc], *, grace: float = 3.0) -> list[Proc]:
+def end_sessions(host, victims: list[Proc], *, grace: float = 3.0) -> list[Proc]:
     """TERM, wait up to `grace` s, KILL what is left; returns what survived even that."""
-    pids = " ".join(str(p.pid) for p in victims)
-    host.change(f"kill -TERM {pids} 2>/dev/null; true", what=f"kill -TERM {pids}")
+    pids = [str(p.pid) for p in victims]
+    host.change(KILL("TERM", pids), what=f"kill -TERM {' '.join(pids)}")
     if host.dry:
         return []
     deadline = time.monotonic() + grace
@@ -185,8 +191,8 @@ def end_sessions(host: Host, victims: list[Proc], *, grace: float = 3.0) -> list
         time.sleep(0.3)
         left = still_there(left, listing(host)[1])
     if left:
-        pids = " ".join(str(p.pid) for p in left)
-        host.change(f"kill -KILL {pids} 2>/dev/null; true", what=f"kill -KILL {pids} (did not end on TERM)")
+        pids = [str(p.pid) for p in left]
+        host.change(KILL("KILL", pids), what=f"kill -KILL {' '.join(pids)} (did not end on TERM)")
         time.sleep(0.5)
         left = still_there(left, listing(host)[1])
     return left

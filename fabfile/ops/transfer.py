@@ -9,28 +9,39 @@ deletions the operator saw.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import os
 import shlex
 
 from invoke.exceptions import Exit
 
+from ..commands import Script
 from ..edit.rsynclog import summarize
-from ..remote import Host, RemoteError
+from ..errors import RemoteError
 
 MARK = "rsync_accepted"
 
 
+def ssh_command(settings) -> str:
+    """rsync's -e: the configured ssh, with keepalives so a cut link ends the transfer instead of hanging it."""
+    cfg, operator = settings.rsync, settings.operator
+    if not operator.keepalive:
+        return cfg.ssh
+    count = max(1, -(-operator.stall_timeout // operator.keepalive))
+    return f"{cfg.ssh} -o ServerAliveInterval={operator.keepalive} -o ServerAliveCountMax={count}"
+
+
 def rsync_argv(settings, dry: bool, max_delete: int | None = None) -> list[str]:
-    cfg = settings["rsync"]
+    cfg = settings.rsync
     new = settings.by_role("new")
     target = new.before.fqdn or new.address
-    argv = ["rsync"] + (["-n"] if dry else []) + list(cfg["options"][:1]) + [o for o in cfg["options"][1:]]
-    argv += ["-e", cfg["ssh"]]
-    argv += [f"--exclude={pattern}" for pattern in cfg["excludes"]]
+    argv = ["rsync"] + (["-n"] if dry else []) + list(cfg.options)
+    argv += ["-e", ssh_command(settings), f"--timeout={settings.operator.stall_timeout}"]
+    argv += [f"--exclude={pattern}" for pattern in cfg.excludes]
     if max_delete is not None:
         argv.append(f"--max-delete={max_delete}")
-    argv += ["--stats", cfg["source"], f"{target}:{cfg['dest']}"]
+    argv += ["--stats", cfg.source, f"{target}:{cfg.dest}"]
     return argv
 
 
@@ -39,19 +50,21 @@ def command_id(settings) -> str:
     return hashlib.sha256(" ".join(rsync_argv(settings, dry=False)).encode()).hexdigest()[:16]
 
 
-def dry_run(step, old: Host, local_copy: str) -> object:
-    cfg = step.settings["rsync"]
+IN_DIR_TO_LOG = 'cd "$1" && log=$2 && shift 2 && exec "$@" >"$log" 2>&1'
+
+
+def dry_run(step, old, local_copy: str) -> object:
+    cfg = step.settings.rsync
     argv = rsync_argv(step.settings, dry=True)
-    command = f"cd {shlex.quote(cfg['workdir'])} && {shlex.join(argv)} > {shlex.quote(cfg['log'])} 2>&1"
-    old.say(f"rsync dry run: {shlex.join(argv)}  (list kept in {cfg['log']})")
-    result = old.probe(command)
-    summary = stream_summary(old, cfg["log"], local_copy, cfg["deletion_preview"])
+    old.say(f"rsync dry run: {shlex.join(argv)}  (list kept in {cfg.log})")
+    result = old.probe(Script(IN_DIR_TO_LOG, cfg.workdir, cfg.log, *argv))
+    summary = stream_summary(old, cfg.log, local_copy, cfg.deletion_preview)
     if not result.ok:
-        raise RemoteError(f"{old.alias}: rsync dry run failed (exit {result.exited}): {'; '.join(summary.errors[:2]) or 'see ' + cfg['log']}")
+        raise RemoteError(f"{old.alias}: rsync dry run failed (exit {result.exited}): {'; '.join(summary.errors[:2]) or 'see ' + cfg.log}")
     return summary
 
 
-def stream_summary(old: Host, remote_log: str, local_copy: str, keep: int):
+def stream_summary(old, remote_log: str, local_copy: str, keep: int):
     """Summary of the remote log and a local copy of it, streamed: memory does not grow with the log."""
     os.makedirs(os.path.dirname(local_copy) or ".", exist_ok=True)
     with open(local_copy, "w", encoding="utf-8", errors="surrogateescape") as local:
@@ -75,11 +88,41 @@ def accept(step, summary) -> bool:
     return True
 
 
-def review(step, old: Host, step_id: str) -> None:
+def homes_at_risk(old_passwd: str, new_passwd: str, dest: str, excludes) -> list[str]:
+    """Homes under `dest` of accounts only new has, that --delete would remove (no exclude matches them)."""
+    from ..edit.accounts import parse_passwd
+
+    old_names = {e.name for e in parse_passwd(old_passwd)}
+    root = dest.rstrip("/") + "/"
+    risky = []
+    for entry in parse_passwd(new_passwd):
+        home = entry.home.rstrip("/")
+        if entry.name in old_names or not home.startswith(root):
+            continue
+        top = home[len(root):].split("/", 1)[0]
+        if top and not any(fnmatch.fnmatchcase(top, p.strip("/")) for p in excludes):
+            risky.append(f"{entry.name} ({root}{top})")
+    return risky
+
+
+def protect_new_homes(step, old) -> None:
+    """Refuse (even with --yes) an rsync --delete that would delete the home of an account only new has."""
+    cfg = step.settings.rsync
+    if "--delete" not in cfg.options:
+        return
+    new = step.on("new")
+    risky = homes_at_risk(old.read_text("/etc/passwd"), new.read_text("/etc/passwd"), cfg.dest, cfg.excludes)
+    if risky:
+        raise RemoteError(f"{new.alias}: rsync --delete would delete the home of {', '.join(risky)}, accounts only new has; "
+                          f"add an --exclude for each to rsync.excludes in hosts.toml (nothing was copied)")
+
+
+def review(step, old, step_id: str) -> None:
     """Dry run, summary, and the operator's acceptance of its deletions (P2, C4); stops if refused."""
-    local = os.path.join(step.settings["operator"]["report_dir"], f"rsync-dryrun-{step_id.lower()}.log")
+    protect_new_homes(step, old)
+    local = os.path.join(step.settings.operator.report_dir, f"rsync-dryrun-{step_id.lower()}.log")
     summary = dry_run(step, old, local)
-    step.say(f"dry-run list: {step.settings['rsync']['log']} on old, {local} here")
+    step.say(f"dry-run list: {step.settings.rsync.log} on old, {local} here")
     if not accept(step, summary):
         raise Exit(f"{step_id}: deletions not accepted; nothing copied")
 
@@ -102,14 +145,17 @@ def real_argv(settings, max_delete: int | None) -> list[str]:
     >= 3.1) hide the names on stdout and show one progress line instead, so
     only progress, deletions and --stats come back over SSH.
     """
-    cfg = settings["rsync"]
+    cfg = settings.rsync
     argv = rsync_argv(settings, dry=False, max_delete=max_delete)
-    extra = [f"--log-file={cfg['log']}.real"] + list(cfg["real_run_options"])
+    extra = [f"--log-file={cfg.log}.real"] + list(cfg.real_run_options)
     return argv[:-3] + extra + argv[-3:]  # before --stats SOURCE DEST
 
 
-def real_run(step, old: Host) -> None:
-    cfg = step.settings["rsync"]
+IN_DIR_EMPTY_LOG = 'cd "$1" && : >"$2" && shift 2 && exec "$@" 2>&1'
+
+
+def real_run(step, old) -> None:
+    cfg = step.settings.rsync
     allowed = accepted_deletions(step)
     if allowed is None:
         raise RemoteError("no accepted dry run of this rsync command: run prep.rsync-dryrun (P2) first")
@@ -117,17 +163,24 @@ def real_run(step, old: Host) -> None:
     if old.dry:
         old.say(f"dry run: would run: {shlex.join(argv)}")
         return
-    log = shlex.quote(cfg["log"] + ".real")
-    command = f"cd {shlex.quote(cfg['workdir'])} && : > {log} && {shlex.join(argv)} 2>&1"
-    old.say(f"rsync: {shlex.join(argv)}  (list kept in {cfg['log']}.real)")
+    old.say(f"rsync: {shlex.join(argv)}  (list kept in {cfg.log}.real)")
     progress = Progress(old)
-    result = old.c.run(command, hide=True, warn=True, in_stream=False, dry=False, out_stream=progress)
+    result = old.runner.run(Script(IN_DIR_EMPTY_LOG, cfg.workdir, cfg.log + ".real", *argv), out_stream=progress)
     progress.close()
     if result.exited == 25:
         raise RemoteError(f"{old.alias}: rsync stopped: more deletions than the {allowed} accepted in the dry run; run the dry run again")
+    if result.exited in (30, 35, 12) or "timeout" in (result.stdout or "")[-2000:].lower():
+        raise RemoteError(f"{old.alias}: rsync stalled (no data for {step.settings.operator.stall_timeout} s; exit {result.exited}): "
+                          f"check new and the link between old and new, then run {step.info.ids[0]} again (it resumes: only the difference moves)")
     if not result.ok:
-        raise RemoteError(f"{old.alias}: rsync failed (exit {result.exited}); see {cfg['log']}.real on old")
+        raise RemoteError(f"{old.alias}: rsync failed (exit {result.exited}); see {cfg.log}.real on old")
     old.record("change", detail=f"rsync /home to new ({shlex.join(argv)})")
+
+
+def show_dest(new, dest: str) -> None:
+    """P3's check: what new's /home holds now (names only)."""
+    listing = new.files.listdir(dest)
+    new.say(f"{dest} on new holds {len(listing)} entries: {' '.join(listing[:20])}")
 
 
 class Progress:
@@ -140,7 +193,7 @@ class Progress:
 
     SHOWN = ("sent ", "total size", "rsync error", "rsync:", "deleting ", "Number of ", "Total transferred", "Total file size")
 
-    def __init__(self, host: Host, every: int = 1000, seconds: float = 2.0):
+    def __init__(self, host, every: int = 1000, seconds: float = 2.0):
         self.host, self.every, self.seconds, self.count, self.partial = host, every, seconds, 0, ""
         self.last_progress, self.last_shown, self.shown_at = "", "", None
 

@@ -16,8 +16,11 @@ import re
 
 from ..edit import EditError
 from ..edit import zone as zone_edit
-from ..remote import Host, RemoteError, q
-from ..services import services_of
+from ..commands import Script
+from ..errors import RemoteError
+from ..hostfiles import TEMP
+from ..services import restart as restart_service
+from ..services import unit
 
 CHECKZONE = "named-checkzone"
 
@@ -150,76 +153,82 @@ def dated_name(name: str, day: datetime.date) -> str:
 # ---- on a host -------------------------------------------------------------
 
 
-def host_today(host: Host) -> datetime.date:
+def host_today(host) -> datetime.date:
     """The host's own date: the date its admins will read in serials and backup names."""
-    return parse_date(host.probe("date +%F", warn=False).stdout)
+    return parse_date(host.probe(["date", "+%F"]).stdout)
 
 
-def read_named_conf(step, host: Host) -> str | None:
-    bind = step.settings["bind"]
-    path = posixpath.join(bind["etc_dir"], bind["named_conf"])
+def read_named_conf(step, host) -> str | None:
+    bind = step.settings.bind
+    path = posixpath.join(bind.etc_dir, bind.named_conf)
     return host.read_text(path) if host.exists(path) else None
 
 
-def require_checkzone(host: Host) -> None:
-    if not host.check(f"command -v {CHECKZONE} >/dev/null 2>&1"):
+def require_checkzone(host) -> None:
+    if not host.check(Script('command -v "$1" >/dev/null', CHECKZONE)):
         raise RemoteError(f"{host.alias}: {CHECKZONE} is not installed, so a zone file cannot be checked before it is installed; install bind9-utils")
 
 
-def set_ttl(step, host: Host, ttl: int) -> list:
+def checkzone(zone: str) -> list[str]:
+    return [CHECKZONE, "-q", zone, TEMP]
+
+
+def set_ttl(step, host, ttl: int) -> list:
     """$TTL -> ttl in every ttl.zone_files under ttl.zone_dir, serials bumped, each checked by named-checkzone."""
-    cfg = step.settings["ttl"]
+    cfg = step.settings.ttl
     today = host_today(host)
     named_conf = read_named_conf(step, host)
     require_checkzone(host)
     results = []
-    for name in cfg["zone_files"]:
-        path = posixpath.join(cfg["zone_dir"], name)
+    for name in cfg.zone_files:
+        path = posixpath.join(cfg.zone_dir, name)
         text = host.read_text(path)
         zone = zone_name(text, path, named_conf)
         was = zone_edit.get_ttl(text)
         host.say(f"{path}: zone {zone}, $TTL {was or '(none)'} -> {ttl}")
-        results.append(host.edit(path, lambda t: retime(t, ttl, today), validate=f"{CHECKZONE} {q(zone)} {{}}"))
+        results.append(host.edit(path, lambda t: retime(t, ttl, today), validate=checkzone(zone)))
     return results
 
 
-def reload_bind(step, host: Host, *, restart: bool = False) -> bool:
+def reload_bind(step, host, *, restart: bool = False) -> bool:
     """Make a running BIND read its zones again: `rndc reload` when rndc answers, else the service's restart.
 
     A BIND that is not running is left alone (it reads the files when it starts).
     """
-    service = step.settings["bind"]["service"]
-    svc = services_of(host)
-    if not svc.is_running(service):
-        host.say(f"{service}: not running; it reads the new zone files when it starts")
+    service = step.settings.bind.service
+    u = unit(host, service)
+    if not u.running:
+        host.say(f"{u.label()}: not running; it reads the new zone files when it starts")
         return False
-    if not restart and host.check("command -v rndc >/dev/null 2>&1 && rndc status >/dev/null 2>&1"):
-        host.change("rndc reload", what="rndc reload", hide=True)
+    if not restart and host.check(["rndc", "status"]):
+        host.change(["rndc", "reload"], what="rndc reload")
     else:
-        svc.restart(service)
-    if not host.dry and not svc.is_running(service):
-        raise RemoteError(f"{host.alias}: {service} is not running after the reload; see its log (named-checkconf, syslog)")
+        restart_service(host, service)
+    if not host.dry and not unit(host, service, fresh=True).running:
+        raise RemoteError(f"{host.alias}: {u.label()} is not running after the reload; see its log (named-checkconf, journalctl -u)")
     if not host.dry:
-        host.say(f"{service}: reloaded the zones")
+        host.say(f"{u.label()}: reloaded the zones")
     return True
 
 
-def apply_ttl(step, host: Host, ttl: int, *, restart: bool = False) -> bool:
+def apply_ttl(step, host, ttl: int, *, restart: bool = False) -> bool:
     results = set_ttl(step, host, ttl)
     changed = any(r.changed for r in results)
     if changed:
         reload_bind(step, host, restart=restart)
+    else:
+        step.say(f"{step.info.ids[0]}: every zone file already has $TTL {ttl}: unchanged")
     return changed
 
 
-def backup_data(step, host: Host) -> str:
+def backup_data(step, host) -> str:
     """cp -a namedb namedb-YYYYMMDD under bind.etc_dir (host's date); already there today: unchanged.
 
     The copy goes to a temporary name first and is renamed when complete, so
     a half-made copy never looks like the day's backup.
     """
-    bind = step.settings["bind"]
-    etc, data = bind["etc_dir"], bind["data_dir"]
+    bind = step.settings.bind
+    etc, data = bind.etc_dir, bind.data_dir
     target = dated_name(data, host_today(host))
     full = posixpath.join(etc, target)
     if host.exists(full):
@@ -229,8 +238,8 @@ def backup_data(step, host: Host) -> str:
     if not host.exists(posixpath.join(etc, data)):
         raise RemoteError(f"{host.alias}: {posixpath.join(etc, data)} does not exist; check bind.etc_dir and bind.data_dir in hosts.toml")
     tmp = f".{target}.serverswap-tmp"
-    host.change(
-        f"cd {q(etc)} && rm -rf -- {q(tmp)} && cp -a -- {q(data)} {q(tmp)} && mv -- {q(tmp)} {q(target)}",
-        what=f"cp -a {posixpath.join(etc, data)} {full}",
-    )
+    host.change(Script(COPY_THEN_RENAME, etc, data, tmp, target), what=f"cp -a {posixpath.join(etc, data)} {full}")
     return full
+
+
+COPY_THEN_RENAME = 'cd "$1" && rm -rf -- "$3" && cp -a -- "$2" "$3" && mv -- "$3" "$4"'

@@ -33,17 +33,11 @@ class Run:
 
 
 def settings(journal, hosts=None, **overrides):
-    import dataclasses
-
     import lab.api as api
 
     s = settings_mod.load(api.hosts_file())
-    s.sections["operator"]["journal"] = str(journal)
-    for section, values in overrides.items():
-        s.sections[section].update(values)
-    for alias, fields in (hosts or {}).items():
-        s.hosts[alias] = dataclasses.replace(s.hosts[alias], **fields)
-    return s
+    s = s.replace(operator={"journal": str(journal)}, **overrides)
+    return s.with_hosts(**(hosts or {}))
 
 
 def run(task, journal, *, dry=False, overrides=None, hosts=None, yes=True, **kwargs) -> Run:

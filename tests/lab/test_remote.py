@@ -20,7 +20,7 @@ def swap(fresh, tmp_path):
     import lab.api as api
 
     settings = settings_mod.load(api.hosts_file())
-    settings.sections["operator"]["journal"] = str(tmp_path / "journal.jsonl")
+    settings = settings.replace(operator={"journal": str(tmp_path / "journal.jsonl")})
     out = io.StringIO()
     session = Session(settings, out=out)
     session.out_text = out
@@ -129,7 +129,7 @@ def test_one_connection_per_host_for_many_operations(swap):
 def test_unknown_host_key_is_refused(swap, tmp_path):
     empty = tmp_path / "known_hosts"
     empty.write_text("")
-    swap.settings.sections["operator"]["known_hosts"] = str(empty)
+    swap.settings = swap.settings.replace(operator={"known_hosts": str(empty)})
     with pytest.raises(HostKeyError, match="no known host key"):
         swap.host("old")
 
@@ -138,9 +138,9 @@ def test_changed_host_key_is_refused(swap, tmp_path):
     wrong = tmp_path / "known_hosts"
     old_ip = swap.settings.host("old").address
     new_address = swap.settings.host("new").address
-    new_line = next(l for l in open(swap.settings["operator"]["known_hosts"]) if new_address in l.split(" ")[0].split(","))
+    new_line = next(l for l in open(swap.settings.operator.known_hosts) if new_address in l.split(" ")[0].split(","))
     wrong.write_text(old_ip + " " + new_line.split(" ", 1)[1])
-    swap.settings.sections["operator"]["known_hosts"] = str(wrong)
+    swap.settings = swap.settings.replace(operator={"known_hosts": str(wrong)})
     with pytest.raises(HostKeyError, match="CHANGED"):
         swap.host("old")
 
@@ -148,14 +148,14 @@ def test_changed_host_key_is_refused(swap, tmp_path):
 def test_accept_new_records_a_first_seen_key(swap, tmp_path):
     known = tmp_path / "known_hosts"
     known.write_text("")
-    swap.settings.sections["operator"]["known_hosts"] = str(known)
-    swap.settings.sections["operator"]["accept_new_host_keys"] = True
+    swap.settings = swap.settings.replace(operator={"known_hosts": str(known)})
+    swap.settings = swap.settings.replace(operator={"accept_new_host_keys": True})
     swap.host("old").probe("true")
     assert known.read_text().startswith(swap.settings.host("old").address + " ")
 
 
 def test_unreachable_host_is_one_clear_line(swap):
-    swap.settings.sections["operator"]["connect_timeout"] = 2
+    swap.settings = swap.settings.replace(operator={"connect_timeout": 2})
     spec = swap.settings.host("old")
     with pytest.raises(RemoteError) as info:
         swap.connect(spec, "198.18.0.99")

@@ -10,12 +10,13 @@ from types import SimpleNamespace
 class FakeHost:
     def __init__(self, spec, hostname):
         self.spec, self.alias, self.hostname = spec, spec.alias, hostname
-        self.c = SimpleNamespace(host=spec.address)
-        self.task = self.step = None
+        self.address = spec.address
+        self.task = self.step = self.tx = None
         self.dry = False
         self.touched = []
 
-    def probe(self, command, warn=True):
+    def probe(self, command, timeout=None):
+        assert list(command) == ["hostname"], f"a stand-in host answers only the role guard, not {command!r}"
         return SimpleNamespace(stdout=self.hostname + "\n", ok=True)
 
 
@@ -32,9 +33,8 @@ def fake_session(tmp_path):
     from fabfile import session as session_mod
     from fabfile import settings as settings_mod
 
-    settings = settings_mod.load(settings_mod.DEFAULT_HOSTS_FILE)
-    settings.sections["operator"]["journal"] = str(tmp_path / "journal.jsonl")
-    settings.sections["operator"]["report_dir"] = str(tmp_path / "reports")
+    settings = settings_mod.load(settings_mod.DEFAULT_HOSTS_FILE).replace(
+        operator={"journal": str(tmp_path / "journal.jsonl"), "report_dir": str(tmp_path / "reports")})
     session = session_mod.Session(settings, out=io.StringIO())
     names = {"old": "itpass", "new": "ika-itpass", "backup": "dennou"}
     lock = threading.Lock()

@@ -163,8 +163,12 @@ def test_step_mode_without_a_terminal_stops(swap, monkeypatch):
 # -- plan and status -----------------------------------------------------------------------------
 
 def infos():
-    return {"C2": t_c2.serverswap_step, "C3": t_c3.serverswap_step, "S1": t_s1.serverswap_step,
-            "V6": StepInfo(("V6",), None, "check-dns", "phase4", doc="V6 (old, new): dns")}
+    """A runbook of stand-ins, in the registry's row form (phase, step ID, info); P1 first as in the real one."""
+    p1 = StepInfo(("P1",), ("allow root login on new",), "new", ("new",), "allow-root-login", "prep")
+    v6 = StepInfo(("V6",), ("DNS on old and new",), None, ("old", "new"), "check-dns", "phase4")
+    b1 = StepInfo(("B1",), ("the backup still runs",), "backup", ("backup",), "check-backup", "phase4")
+    return [("prep", "P1", p1), ("phase1", "S1", t_s1.serverswap_step), ("phase2", "C2", t_c2.serverswap_step),
+            ("phase2", "C3", t_c3.serverswap_step), ("phase4", "V6", v6), ("phase4", "B1", b1)]
 
 
 JOURNAL = [
@@ -178,12 +182,12 @@ JOURNAL = [
 def test_plan_rows_follow_the_runbook_with_states():
     rows = cockpit.plan_rows(JOURNAL, infos(), ["V1 the wiki accepts an edit"])
     ids = [r["id"] for r in rows]
-    assert ids[:5] == ["P1", "P2", "P3", "P4", "Z1"] and ids.index("C2") < ids.index("C3") < ids.index("D1")
+    assert ids == ["P1", "S1", "C2", "C3", "V6", "B1", "(V)"]
     by = {r["id"]: r for r in rows}
     assert by["S1"]["state"] == "done at 2026-11-27 09:00:01"
     assert by["C3"]["state"] == "FAILED at 2026-11-27 09:20:05: conflict: uid 1001"
-    assert by["P1"]["task"] == "(no task)" and by["P1"]["kind"] == "missing"
-    assert by["V6"]["host"] == "old, new" and by["C2"]["host"] == "new" and by["C2"]["kind"] == "automated"
+    assert by["P1"]["state"] == "not done" and by["P1"]["title"] == "allow root login on new"
+    assert by["V6"]["host"] == "old, new" and by["C2"]["host"] == "new" and by["C2"]["kind"] == "automated" and by["V6"]["kind"] == "check"
     manual = [r for r in rows if r["id"] == "(V)"]
     assert manual[0]["state"] == "pending" and ids.index("(V)") == ids.index("B1") + 1
     text = cockpit.format_plan(rows)
@@ -203,19 +207,29 @@ def test_status_says_where_the_swap_stands():
     lines = cockpit.status_lines(records, infos(), settings)
     text = "\n".join(lines)
     assert "last done: C2 t.copy-crontabs at 2026-11-27 09:10:03" in text
-    assert "next: P1 (no task)" in text
+    assert "next: P1 prep.allow-root-login (allow root login on new)" in text
     assert "FAILED: C3 t.merge-accounts at 2026-11-27 09:20:05: conflict: uid 1001" in text
     assert "old: SWAPPED, reached at 133.30.109.21 as old-itpass" in text
     assert "new: not swapped, reached at 133.30.109.21 as ika-itpass" in text
     assert "checks: 0 OK, 1 FAIL (V6 dns itpass)" in text
 
 
+def test_the_registry_is_the_runbook_in_order():
+    from fabfile.steps import runbook
+
+    ids = [sid for _phase, sid, _info in runbook()]
+    assert ids[:5] == ["P1", "P2", "P3", "P4", "Z1"] and ids.index("C2") < ids.index("C3") < ids.index("D1")
+    assert ids.index("D4") < ids.index("D3") and ids[-3:] == ["A1", "A2", "A3"] and len(ids) == len(set(ids)) == 37
+    assert all(info.title_of(sid) and info.hosts for _phase, sid, info in runbook())
+
+
 def test_plan_task_with_diff_dry_runs_only_pending_steps(swap, monkeypatch):
-    modules = {"t": SimpleNamespace(a=t_s1, b=t_c2, c=t_c3)}
-    monkeypatch.setattr(cockpit, "load_phases", lambda names=None: modules)
+    from fabfile.cockpit import tasks as cockpit_tasks
+
+    monkeypatch.setattr(cockpit_tasks, "runbook", infos)
     run_sequence(Context(), [t_s1, t_c2], "t")
     CALLS.clear()
-    rows = cockpit.plan(Context(), diff=True)
+    rows = cockpit_tasks.plan(Context(), diff=True)
     assert CALLS == [("C3", True)]                  # only the pending step, and in dry run
     assert swap.dry is False                        # back to real afterwards
     assert not any(r["event"] == "change" for r in swap.journal.records() if r["step"] == "C3")
@@ -278,7 +292,9 @@ def test_report_markdown_tables():
 def test_report_task_writes_html_and_markdown(swap, tmp_path):
     with open(swap.journal.path, "w") as fh:
         fh.writelines(json.dumps(r) + "\n" for r in NIGHT)
-    path = cockpit.report(Context())
+    from fabfile.cockpit import tasks as cockpit_tasks
+
+    path = cockpit_tasks.report(Context())
     assert path == tmp_path / "reports" / "report.html" and path.exists() and path.with_suffix(".md").exists()
     assert f"report: {path}" in swap.out.getvalue()
 
@@ -301,23 +317,26 @@ def test_rehearse_runs_phases_in_order_stops_at_failure_and_writes_the_report(sw
 
         return SimpleNamespace(all=all_)
 
+    from fabfile.cockpit import tasks as cockpit_tasks
+
     modules = {"prep": phase("prep"), "phase0": phase("phase0"), "phase1": phase("phase1", fail=True), "phase2": phase("phase2")}
-    monkeypatch.setattr(cockpit, "load_phases", lambda names=None: modules)
+    monkeypatch.setattr(cockpit_tasks, "load_phases", lambda names=None: modules)
     with pytest.raises(Exit):
-        cockpit.rehearse(Context(), yes=True, force=True)
+        cockpit_tasks.rehearse(Context(), yes=True, force=True)
     assert ran == ["prep", "phase0", "phase1"]
     assert reboots == [True, True, True]           # the full rehearsal includes D5 (--no-reboot leaves it out)
     assert swap.force is True and swap.assume_yes is True
     err = capsys.readouterr().err
     assert "rehearsal stopped in phase1" in err and "phases done: prep, phase0" in err and "not done: phase1, phase2, phase3, phase4" in err
-    assert (swap.settings.path.parent / swap.settings["operator"]["report_dir"] / "report.html").exists() or \
-        (cockpit.Path(swap.settings["operator"]["report_dir"]) / "report.html").exists()
+    assert (cockpit_tasks.Path(swap.settings.operator.report_dir) / "report.html").exists()
 
 
 def test_rehearse_stops_when_a_phase_has_no_tasks(swap, monkeypatch, capsys):
-    monkeypatch.setattr(cockpit, "load_phases", lambda names=None: {})
+    from fabfile.cockpit import tasks as cockpit_tasks
+
+    monkeypatch.setattr(cockpit_tasks, "load_phases", lambda names=None: {})
     with pytest.raises(Exit):
-        cockpit.rehearse(Context())
+        cockpit_tasks.rehearse(Context())
     assert "no default task for prep" in capsys.readouterr().err
 
 
@@ -326,7 +345,7 @@ def test_a_steps_own_check_record_without_a_verdict_is_a_note():
     model = cockpit.build_report(records)
     assert [cockpit.verdict(c) for c in model["checks"]] == ["NOTE"]
     assert "NOTE" in cockpit.render_markdown(model) and "S1 phase1.check-resolver" in cockpit.render_markdown(model)
-    assert not any(line.startswith("checks:") for line in cockpit.status_lines(records, {}))
+    assert not any(line.startswith("checks:") for line in cockpit.status_lines(records, []))
 
 
 def test_a_dry_run_failing_before_its_start_is_not_a_failure(swap):
@@ -335,7 +354,7 @@ def test_a_dry_run_failing_before_its_start_is_not_a_failure(swap):
         """C9 (new): stand-in."""
 
     swap.dry = True
-    swap.host = lambda alias: (_ for _ in ()).throw(__import__("fabfile.remote").remote.RemoteError("new: cannot reach"))
+    swap.host = lambda alias: (_ for _ in ()).throw(__import__("fabfile.errors").errors.RemoteError("new: cannot reach"))
     with pytest.raises(Exit):
         breaks(Context())
     failed = [r for r in swap.journal.records() if r["event"] == "failed"]

@@ -8,7 +8,8 @@ from invoke import Context
 from invoke.exceptions import Exit
 
 from fabfile import session as session_mod
-from fabfile.remote import LineWriter, RemoteError
+from fabfile.output import LineWriter
+from fabfile.errors import RemoteError
 from fabfile.steps import each_host, run_parallel, step, step_states
 from fakes import fake_session
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from fabfile.ops import resolver, sessions
+from fabfile.edit import resolvconf as resolver
+from fabfile.ops import sessions
 from fabfile.remote import RemoteError
 
 NS = ["133.30.14.2", "133.30.14.3", "133.30.8.2"]

@@ -190,7 +190,7 @@ def test_swap_state_from_the_journal():
 
 def test_leftover_grep_command_and_parse():
     cmd = identity.leftover_command("/etc", ["ika", "tako"], identity.BACKUP_GLOBS)
-    assert cmd == "grep -rnIwZ --exclude='*.serverswap-*' --exclude='.*.serverswap-tmp' -e ika -e tako -- /etc"
+    assert cmd == ["grep", "-rnIwZi", "--exclude=*.serverswap-*", "--exclude=.*.serverswap-tmp", "-e", "ika", "-e", "tako", "--", "/etc"]
     out = "/etc/hosts\x003:198.18.0.22\titpass tako\n/etc/a:b\x0012:ika: x\n"
     assert identity.parse_grep(out) == [("/etc/hosts", 3, "198.18.0.22\titpass tako"), ("/etc/a:b", 12, "ika: x")]
 
@@ -245,16 +245,16 @@ def test_write_order_puts_the_user_last():
 # ---- C10 ---------------------------------------------------------------------------
 
 
-def test_launch_is_detached_and_sets_the_hostname(seed_settings):
-    cmd = network.launch_command(seed_settings, "10.1.2.3")
-    assert cmd.startswith("nohup sh -c ") and cmd.endswith(" >/dev/null 2>&1 &")
-    assert "sleep 2; hostname -F /etc/hostname; /etc/init.d/networking restart; ping -c 2 -W 1 10.1.2.3" in cmd
-    assert "ping" not in network.launch_command(seed_settings, None)
+def test_launch_sets_the_hostname_restarts_by_argv_and_pings_the_operator(seed_settings):
+    script = network.launch_script(seed_settings, "10.1.2.3")
+    assert script.args == ("10.1.2.3", "/etc/init.d/networking", "restart")   # values as arguments, never in the text
+    assert "hostname -F /etc/hostname" in script.text and '"$@"' in script.text and "ping -c 2 -W 1 \"$OPERATOR\"" in script.text
+    assert network.launch_script(seed_settings, None).args[0] == ""
 
 
 def test_known_hosts_name_is_the_after_address(seed_settings):
-    assert network.known_hosts_name(seed_settings.by_role("old")) == "133.30.109.21"
-    assert network.known_hosts_name(seed_settings.by_role("new")) == "133.30.109.22"
+    assert network.known_hosts_names(seed_settings.by_role("old"))[0] == "133.30.109.21"
+    assert network.known_hosts_names(seed_settings.by_role("new"))[0] == "133.30.109.22"
 
 
 def test_known_hosts_names_follow_the_swap(seed_settings):

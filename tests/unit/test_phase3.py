@@ -54,8 +54,13 @@ def test_daemons_of_script_expands_variables():
 
 
 class ScriptHost:
+    """A host whose init scripts are given; answers `status` and `pidof` the way the SysV back end asks."""
+
     def __init__(self, scripts, running):
+        from fabfile.facts import Facts
+
         self.scripts, self.running, self.commands = scripts, running, []
+        self.facts = Facts(self)
 
     def exists(self, path):
         return path.rsplit("/", 1)[1] in self.scripts
@@ -63,28 +68,31 @@ class ScriptHost:
     def read_text(self, path):
         return self.scripts[path.rsplit("/", 1)[1]]
 
-    def probe(self, command, warn=True):
-        self.commands.append(command)
-        if " status;" in command:
-            return SimpleNamespace(ok=any(f"/etc/init.d/{s} " in command for s in self.running))
-        raise AssertionError(command)
-
     def check(self, command):
+        from fabfile.commands import Script
+
         self.commands.append(command)
-        assert command.startswith("for d in ")
-        names = command[len("for d in "):].split(";")[0].split()
-        return any(n in self.running for n in names)
+        if isinstance(command, Script) and command.args[-1:] == ("status",):
+            return command.args[0].rsplit("/", 1)[1] in self.running
+        if isinstance(command, Script) and "pidof" in command.text:
+            return any(n in self.running for n in command.args)
+        if isinstance(command, Script) and "rc[2345]" in command.text:
+            return False
+        if list(command[:2]) == ["test", "-x"]:
+            return True
+        raise AssertionError(command)
 
 
 def test_sysv_is_running_falls_back_to_pidof_without_status():
     host = ScriptHost({"apache2": ETCH_APACHE, "bind": LAB_BIND}, running={"apache2", "bind"})
     svc = services.SysV(host)
-    assert svc.is_running("apache2") is True
-    assert host.commands[-1].startswith("for d in apache2;")
-    assert svc.is_running("bind") is True and "/etc/init.d/bind status;" in host.commands[-1]
-    assert svc.is_running("missing") is False
+    assert svc.unit("apache2").running is True
+    pidof = [c for c in host.commands if "pidof" in getattr(c, "text", "")]
+    assert pidof and pidof[-1].args == ("apache2",)
+    assert svc.unit("bind").running is True and ("/etc/init.d/bind", "status") in [getattr(c, "args", None) for c in host.commands]
+    assert svc.unit("missing").exists is False
     host.running = set()
-    assert svc.is_running("apache2") is False
+    assert svc.unit("apache2").running is False
 
 
 def test_found_daemons_names_only_running_ones():
@@ -93,20 +101,31 @@ def test_found_daemons_names_only_running_ones():
     assert daemons.found_daemons({"inetd", "named"}, wanted) == {"openbsd-inetd": ["inetd"]}
 
 
+class FakeInit:
+    """The service back end of MailHost: one service whose state the test sets."""
+
+    def __init__(self, host):
+        self.host = host
+
+    def unit(self, name):
+        return services.Unit(name, name, True, self.host.running, True)
+
+    def run(self, unit, action):
+        self.host.said.append(f"{action} {unit.name}")
+        self.host.running = action in ("start", "restart")
+
+
 class MailHost:
     def __init__(self, files, running=True, dry=False):
+        from fabfile.facts import Facts
+
         self.files, self.running, self.dry, self.alias = dict(files), running, dry, "old"
-        self.installed, self.said, self._services = [], [], self
+        self.installed, self.said = [], []
+        self.facts = Facts(self)
+        self.facts.get("services", lambda: FakeInit(self))
 
-    # the service back end, in the same object
-    def is_running(self, name):
-        return self.running
-
-    def start(self, name):
-        self.said.append(f"start {name}")
-
-    def restart(self, name):
-        self.said.append(f"restart {name}")
+    def owner_of(self, path):
+        return "itpass:itpass"
 
     def exists(self, path):
         return path in self.files
@@ -116,10 +135,6 @@ class MailHost:
         changed = after != self.files[path]
         self.files[path] = after
         return EditResult(path, changed=changed)
-
-    def probe(self, command, warn=True):
-        assert command.startswith("stat -c %U:%G")
-        return SimpleNamespace(stdout="itpass:itpass\n", ok=True)
 
     def put_bytes(self, path, data, mode, owner):
         self.installed.append((path, mode, owner))
@@ -163,9 +178,14 @@ def test_qmail_runs_after_the_control_change(running, changed, action):
 
 
 def test_unknown_service_names_the_key():
+    from fabfile.facts import Facts
+
     class NoServices:
         alias = "old"
-        _services = SimpleNamespace(exists=lambda name: name == "apache2")
 
-    with pytest.raises(RemoteError, match="no service qmail here; fix stop_services.mail"):
-        daemons.require(NoServices(), ["apache2", "qmail"], "stop_services.mail")
+        def __init__(self):
+            self.facts = Facts(self)
+            self.facts.get("services", lambda: SimpleNamespace(name="sysvinit", unit=lambda n: services.Unit(n, n, n == "apache2", False, False)))
+
+    with pytest.raises(RemoteError, match=r"no service qmail here \(sysvinit\); fix stop_services.mail"):
+        services.require(NoServices(), ["apache2", "qmail"], "stop_services.mail")

@@ -15,8 +15,7 @@ from fabfile.ops import backupcheck
 
 @pytest.fixture
 def swap(tmp_path):
-    settings = settings_mod.load(settings_mod.DEFAULT_HOSTS_FILE)
-    settings.sections["operator"]["journal"] = str(tmp_path / "journal.jsonl")
+    settings = settings_mod.load(settings_mod.DEFAULT_HOSTS_FILE).replace(operator={"journal": str(tmp_path / "journal.jsonl")})
     session = session_mod.Session(settings, out=io.StringIO())
     session_mod.set_current(session)
     yield session
@@ -40,7 +39,7 @@ def fake_checks(monkeypatch, seen, fail=()):
 def test_checks_go_to_the_current_address_of_each_host(swap, monkeypatch):
     seen = []
     fake_checks(monkeypatch, seen)
-    swap.settings.sections["checks"]["pop_user"] = "yasuda"
+    swap.settings = swap.settings.replace(checks={"pop_user": "yasuda"})
     phase4.check_http(Context())
     phase4.check_pop(Context())
     assert seen[0] == ("http_check", ("http://itpass.scitec.kobe-u.ac.jp/", "133.30.109.21"))   # new before the swap
@@ -60,7 +59,7 @@ def test_smtp_checks_cover_the_site_domains(swap, monkeypatch):
     phase4.check_old_closed(Context())
     accepts = [a[1] for k, a in seen if k == "smtp_accepts"]
     refuses = [a[1] for k, a in seen if k == "smtp_refuses_rcpt"]
-    domains = [d for d in swap.settings["qmail"]["new"] if d != "localhost"]
+    domains = [d for d in swap.settings.qmail.new if d != "localhost"]
     assert accepts == refuses == [f"postmaster@{d}" for d in domains]
     out = swap.out.getvalue()
     assert "V3 mail roundtrip" in out and "SKIP" in out     # no pop_user in the shipped file
@@ -103,7 +102,7 @@ def test_manual_without_a_terminal_lists_pending(swap, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO())
     phase4.manual(Context())
     out = swap.out.getvalue()
-    assert out.count("(pending)") == len(swap.settings["checks"]["manual"])
+    assert out.count("(pending)") == len(swap.settings.checks.manual)
     assert not [r for r in swap.journal.records() if r["event"] == "manual"]
 
 
@@ -124,21 +123,26 @@ def test_manual_in_a_terminal_journals_each_answer(swap, monkeypatch):
 
 
 def test_list_member_password():
-    cfg = {"list_member_password": "", "list_member": "yasuda@x", "pop_user": "yasuda", "pop_password": "p"}
+    from fabfile.schema import Checks
+
+    cfg = Checks(list_member_password="", list_member="yasuda@x", pop_user="yasuda", pop_password="p")
     assert phase4.member_password(cfg) == "p"
-    assert phase4.member_password(dict(cfg, pop_user="other")) == ""
-    assert phase4.member_password(dict(cfg, list_member_password="q")) == "q"
+    assert phase4.member_password(Checks(list_member="yasuda@x", pop_user="other", pop_password="p")) == ""
+    assert phase4.member_password(Checks(list_member_password="q", list_member="yasuda@x")) == "q"
 
 
 # -- B1 ---------------------------------------------------------------------------------------
 
-CFG = {"user": "kobe", "group": "kobe", "dir": "/home/kobe", "tail_lines": 5, "fail_patterns": ["rsync error", "failed"]}
+from fabfile.schema import BackupCheck  # noqa: E402
+
+CFG = BackupCheck(user="kobe", group="kobe", dir="/home/kobe", scripts=(), tail_lines=5, fail_patterns=("rsync error", "failed"))
 SCRIPT = {"run": "./itpass_rsync_epa2dennou.sh -n", "log": "itpass_rsync_epa2dennnou_log/itpass_rsync_epa2dennnou.log"}
 
 
 def test_backup_command_as_root_and_as_the_user():
-    assert backupcheck.run_command(CFG, SCRIPT, "root") == "su -s /bin/sh -g kobe kobe -c 'cd /home/kobe && ./itpass_rsync_epa2dennou.sh -n'"
-    assert backupcheck.run_command(CFG, SCRIPT, "kobe") == "sg kobe -c 'cd /home/kobe && ./itpass_rsync_epa2dennou.sh -n'"
+    inner = "sh -c 'cd \"$1\" && shift && exec \"$@\"' sh /home/kobe ./itpass_rsync_epa2dennou.sh -n"
+    assert backupcheck.run_command(CFG, SCRIPT, "root") == ["su", "-s", "/bin/sh", "-g", "kobe", "kobe", "-c", inner]
+    assert backupcheck.run_command(CFG, SCRIPT, "kobe") == ["sg", "kobe", "-c", inner]
     assert backupcheck.log_path(CFG, SCRIPT) == "/home/kobe/itpass_rsync_epa2dennnou_log/itpass_rsync_epa2dennnou.log"
 
 
@@ -150,6 +154,6 @@ def test_backup_command_as_root_and_as_the_user():
     (0, "t1", "t2", ["== x: rsync FAILED (exit 12)"], False, "rsync FAILED"),
 ])
 def test_backup_verdict(code, before, after, tail, ok, reason):
-    check = backupcheck.judge("B1 backup x", "backup", code, before, after, tail, CFG["fail_patterns"], "/home/kobe/x.log")
+    check = backupcheck.judge("B1 backup x", "backup", code, before, after, tail, CFG.fail_patterns, "/home/kobe/x.log")
     assert check.ok is ok
     assert reason in check.reason

@@ -24,8 +24,9 @@ def test_shipped_file_carries_the_seed():
     s = settings.load(SHIPPED)
     assert s.by_role("old").before.hostname == "itpass"
     assert s.by_role("new").after.ip == "133.30.109.22"
-    assert s["accounts"]["uid_min"] == 1000 and s["accounts"]["uid_max"] == 29999
-    assert s["rsync"]["excludes"] == ["chikuwa*", "aquota.user", "gate"]
+    assert s.accounts.uid_min == 1000 and s.accounts.uid_max == 29999
+    assert s.rsync.excludes == ("chikuwa*", "aquota.user", "gate")
+    assert s.network.restart == ("/etc/init.d/networking", "restart")
 
 
 def test_addresses_follow_the_swap():
@@ -41,7 +42,7 @@ def test_relative_paths_resolve_against_the_file(tmp_path):
     data = raw()
     data["operator"]["journal"] = "state/j.jsonl"
     s = settings.parse(data, tmp_path / "hosts.toml")
-    assert s["operator"]["journal"] == str(tmp_path / "state" / "j.jsonl")
+    assert s.operator.journal == str(tmp_path / "state" / "j.jsonl")
 
 
 def test_unknown_key_and_wrong_type_are_both_reported():
@@ -113,10 +114,21 @@ def test_unknown_alias_lists_the_known_ones():
 
 
 def test_every_schema_key_is_in_the_shipped_file_or_has_a_default():
+    import dataclasses
+
     data = raw()
-    for section, keys in settings.SCHEMA.items():
-        for key in keys:
-            assert key in data.get(section, {}) or key in settings.DEFAULTS.get(section, {}), f"{section}.{key}"
+    for section, cls in settings.SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+            assert f.name in data.get(section, {}) or has_default, f"{section}.{f.name}"
+            assert f.metadata["doc"], f"{section}.{f.name} has no meaning in the schema"
+
+
+def test_settings_are_frozen():
+    s = settings.load(SHIPPED)
+    with pytest.raises(Exception):
+        s.checks.pop_user = "x"
+    assert s.replace(checks={"pop_user": "x"}).checks.pop_user == "x" and s.checks.pop_user == ""
 
 
 def test_pure_modules_do_not_import_fabric():
@@ -127,17 +139,12 @@ def test_pure_modules_do_not_import_fabric():
     subprocess.run([sys.executable, "-c", code], check=True, cwd=SHIPPED.parent)
 
 
-def test_every_key_is_in_the_readme_configuration_reference():
+def test_the_readme_configuration_reference_is_the_schema():
+    """The README's table is generated from the schema (`inv readme` writes it); they must not drift apart."""
     readme = (SHIPPED.parent / "README.md").read_text()
-    reference = readme[readme.index("## Configuration reference"):]
-    rows = [line for line in reference.splitlines() if line.startswith("| `")]
-    missing = []
-    for section, keys in settings.SCHEMA.items():
-        for key in keys:
-            full, short = f"`{section}.{key}`", f"`.{key}`"
-            if not any(full in row or (f"`{section}." in row and (short in row or f"`{key}`" in row)) for row in rows):
-                missing.append(f"{section}.{key}")
-    for key in settings.HOST_KEYS:
-        if not any(f"`hosts.<alias>.{key}`" in row or ("`hosts.<alias>." in row and f"`.{key}`" in row) for row in rows):
-            missing.append(f"hosts.<alias>.{key}")
-    assert not missing, f"undocumented hosts.toml keys: {missing}"
+    begin, end = "<!-- reference: generated from fabfile/schema.py by `inv readme` -->", "<!-- end of reference -->"
+    assert begin in readme and end in readme, "the README lost its generated configuration reference"
+    table = readme[readme.index(begin) + len(begin):readme.index(end)].strip()
+    assert table == settings.schema.reference_table(), "README configuration reference is stale: run `inv readme`"
+    for section, cls in settings.SECTIONS.items():
+        assert all(f"`{section}.{name}`" in table for name in cls.__dataclass_fields__)

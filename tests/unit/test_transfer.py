@@ -23,10 +23,11 @@ def load():
 def test_real_argv_keeps_the_list_on_old_and_stats_last():
     s = load()
     argv = transfer.real_argv(s, 5)
-    log = s["rsync"]["log"]
+    log = s.rsync.log
     assert "-n" not in argv
     assert f"--log-file={log}.real" in argv and "--info=name0,progress2" in argv
-    assert argv[-3:] == ["--stats", s["rsync"]["source"], argv[-1]] and argv[-1].endswith(":" + s["rsync"]["dest"])
+    assert argv[-3:] == ["--stats", s.rsync.source, argv[-1]] and argv[-1].endswith(":" + s.rsync.dest)
+    assert "--timeout=60" in argv and "ServerAliveInterval=5" in argv[argv.index("-e") + 1]
     assert "--max-delete=5" in argv
     # the dry run (what the operator reads) is the seed's command: no --info, no --log-file
     dry = transfer.rsync_argv(s, dry=True)
@@ -56,3 +57,10 @@ def test_progress_without_progress2_counts_lines():
     p.write("".join(f"file{i}\n" for i in range(25)))
     p.close()
     assert host.said == ["rsync: 10 lines…", "rsync: 20 lines…"]
+
+
+def test_an_account_only_new_has_is_protected_from_delete():
+    old = "root:x:0:0::/root:/bin/sh\nyasuda:x:1002:1002::/home/yasuda:/bin/sh\n"
+    new = old + "chikuwa1:x:1500:1500::/home/chikuwa1:/bin/sh\nsvc:x:990:990::/var/lib/svc:/bin/false\n"
+    assert transfer.homes_at_risk(old, new, "/home/", ["chikuwa*"]) == []
+    assert transfer.homes_at_risk(old, new, "/home/", []) == ["chikuwa1 (/home/chikuwa1)"]

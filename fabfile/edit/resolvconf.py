@@ -1,4 +1,4 @@
-"""S1: new's resolver against [resolver] in hosts.toml. A check: it reports, it never edits.
+"""resolv.conf as the resolver reads it (S1 checks new's against [resolver] in hosts.toml; it never edits).
 
 resolv.conf semantics (resolv.conf(5)): nameservers are asked in the order
 written (only the first three count), and `domain` and `search` override
