@@ -257,42 +257,60 @@ def keys_of(cls) -> list[dataclasses.Field]:
     return list(dataclasses.fields(cls))
 
 
+def _check_simple(value: Any, kind: str) -> str | None:
+    wanted = {"str": str, "path": str, "int": int, "bool": bool}[kind]
+    if kind == "int" and isinstance(value, bool):
+        return "must be an integer, not true/false"
+    if not isinstance(value, wanted):
+        words = {str: "a string", int: "an integer", bool: "true or false"}[wanted]
+        return f"must be {words}, got {type(value).__name__}"
+    return None
+
+
+def _check_command(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return f"must be a string (a command line), got {type(value).__name__}"
+    try:
+        words = shlex.split(value)
+    except ValueError as exc:
+        return f"cannot be split into words ({exc}); check its quotes"
+    return None if words else "must not be empty"
+
+
+def _check_list(value: Any, element: type) -> str | None:
+    if not isinstance(value, list) or not all(isinstance(v, element) for v in value):
+        return f"must be a list of {element.__name__}"
+    return None
+
+
+def _check_table(value: Any) -> str | None:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        return "must be a table of string values"
+    return None
+
+
+def _check_identity(value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return "must be a table with hostname, fqdn, ip"
+    unknown = set(value) - set(IDENTITY_KEYS)
+    if unknown:
+        return f"unknown key(s) {', '.join(sorted(unknown))} (known: hostname, fqdn, ip)"
+    if not all(isinstance(v, str) for v in value.values()):
+        return "hostname, fqdn and ip must be strings"
+    return None
+
+
+CHECKS = {
+    "str": lambda v: _check_simple(v, "str"), "path": lambda v: _check_simple(v, "path"),
+    "int": lambda v: _check_simple(v, "int"), "bool": lambda v: _check_simple(v, "bool"),
+    "command": _check_command, "list[str]": lambda v: _check_list(v, str), "list[dict]": lambda v: _check_list(v, dict),
+    "dict[str,str]": _check_table, "identity": _check_identity,
+}
+
+
 def check_type(value: Any, kind: str) -> str | None:
-    simple = {"str": str, "path": str, "int": int, "bool": bool}
-    if kind in simple:
-        if kind == "int" and isinstance(value, bool):
-            return "must be an integer, not true/false"
-        if not isinstance(value, simple[kind]):
-            wanted = "a string" if simple[kind] is str else "an integer" if kind == "int" else "true or false"
-            return f"must be {wanted}, got {type(value).__name__}"
-        return None
-    if kind == "command":
-        if not isinstance(value, str):
-            return f"must be a string (a command line), got {type(value).__name__}"
-        try:
-            words = shlex.split(value)
-        except ValueError as exc:
-            return f"cannot be split into words ({exc}); check its quotes"
-        return None if words else "must not be empty"
-    if kind in ("list[str]", "list[dict]"):
-        element = str if kind == "list[str]" else dict
-        if not isinstance(value, list) or not all(isinstance(v, element) for v in value):
-            return f"must be a list of {element.__name__}"
-        return None
-    if kind == "dict[str,str]":
-        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            return "must be a table of string values"
-        return None
-    if kind == "identity":
-        if not isinstance(value, dict):
-            return "must be a table with hostname, fqdn, ip"
-        unknown = set(value) - set(IDENTITY_KEYS)
-        if unknown:
-            return f"unknown key(s) {', '.join(sorted(unknown))} (known: hostname, fqdn, ip)"
-        if not all(isinstance(v, str) for v in value.values()):
-            return "hostname, fqdn and ip must be strings"
-        return None
-    raise AssertionError(kind)
+    """None when `value` is of `kind`, else the problem (one phrase)."""
+    return CHECKS[kind](value)
 
 
 def resolve_path(value: str, base: Path) -> str:

@@ -60,20 +60,24 @@ def executions(records: list[dict]) -> tuple[list[dict], int]:
     return out, dry
 
 
+def _first_stop(records, old_alias):
+    return next((r for r in records if r.get("event") == "change" and r.get("step") in SERVICE_STOP_STEPS and r.get("host") == old_alias), None)
+
+
+def _last_pass(records, new_alias, after: str):
+    passing = [r for r in records if r.get("event") == "check" and r.get("ok") and r.get("host") == new_alias and r.get("time", "") >= after]
+    return passing[-1] if passing else None
+
+
 def service_window(records: list[dict], old_alias: str = "old", new_alias: str = "new") -> dict:
     """From the first service-stop change on old (S2/S4) to the last passing check on new."""
-    start = next((r for r in records if r.get("event") == "change" and r.get("step") in SERVICE_STOP_STEPS and r.get("host") == old_alias), None)
-    end = None
-    for r in records:
-        if r.get("event") == "check" and r.get("ok") and r.get("host") == new_alias:
-            if start is None or r.get("time", "") >= start.get("time", ""):
-                end = r
+    start = _first_stop(records, old_alias)
+    end = _last_pass(records, new_alias, start.get("time", "") if start else "")
     window = dict(start=start and start["time"], end=end and end["time"], seconds=None,
                   start_what=start and (start.get("detail") or start.get("path") or ""), end_what=end and end.get("check", ""))
-    if start and end:
-        a, b = parse_time(start["time"]), parse_time(end["time"])
-        if a and b:
-            window["seconds"] = round((b - a).total_seconds(), 1)
+    a, b = (parse_time(start["time"]), parse_time(end["time"])) if start and end else (None, None)
+    if a and b:
+        window["seconds"] = round((b - a).total_seconds(), 1)
     return window
 
 
