@@ -25,9 +25,9 @@ WHAT = {
 }
 
 
-def open_exposure(step, host, kind: str, **data) -> None:
+def open_exposure(step, host, kind: str, detail: str = "", **data) -> None:
     step.session.journal.write("note", host=host.alias, task=step.info.task_name, step=step.info.ids[0],
-                               exposure=kind, state="open", detail=WHAT[kind][0].format(host=host.alias, detail=data.get("detail", "")), **data)
+                               exposure=kind, state="open", detail=WHAT[kind][0].format(host=host.alias, detail=detail), **data)
 
 
 def close_exposure(step, host, kind: str, detail: str = "") -> None:

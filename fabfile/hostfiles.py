@@ -143,7 +143,7 @@ class Files:
         for count in range(100):
             target = base if count == 0 else f"{base}.{count}"
             try:
-                return target, self.sftp.open(target, "xb")
+                return target, self.sftp.open(target, "wxb")  # O_CREAT|O_EXCL: never over an existing file
             except OSError:
                 if not self.exists(target):
                     raise
