@@ -23,11 +23,12 @@ def build_namespace():
     from invoke import Collection
 
     from .cockpit import tasks as cockpit_tasks
+    from .preflight import preflight
 
     ns = Collection()
     for name, module in load_phases().items():
         ns.add_collection(Collection.from_module(module, name=name))
-    for task in cockpit_tasks.TOP_LEVEL:
+    for task in cockpit_tasks.TOP_LEVEL + [preflight]:
         ns.add_task(task)
     return ns
 

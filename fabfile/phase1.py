@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+from invoke.exceptions import Exit
+
 from .edit import resolvconf
 from .errors import RemoteError
 from .ops import daemons, sessions
 from .steps import phase_task, run_lanes, step
 
 NS = "phase1"
+
+
+def after_ttl_wait(s) -> None:
+    """The outage starts here: not before Z1's time + the TTL it replaced (caches), unless forced (journalled)."""
+    from . import ttlwait
+    from .steps import _flags
+
+    records = list(s.session.journal.records())
+    left = ttlwait.remaining(records)
+    if left <= 0:
+        return
+    at = ttlwait.safe_at(records).isoformat(timespec="seconds")
+    force, _ = _flags(s.session, None, None)
+    if force or getattr(s.session, "skip_ttl_wait", False):
+        why = "--force" if force else "rehearsal (--no-ttl-wait)"
+        s.note(f"TTL wait not kept ({why}): {ttlwait.hms(left)} before {at}; caches may still send users to old")
+        s.say(f"{s.info.ids[0]}: the TTL wait is not over ({ttlwait.hms(left)} left, until {at}); going on ({why})")
+        return
+    raise Exit(f"{s.info.ids[0]}: too early: caches may keep the old records until {at} (Z1 lowered a TTL; {ttlwait.hms(left)} left); "
+               f"wait, or run with --force (SERVERSWAP_FORCE=1) to go on anyway")
 
 
 @step("S1", role="new", namespace=NS, name="check-resolver", title="check new's resolver")
@@ -26,12 +48,14 @@ def check_resolver(s):
 @step("S2", role="old", namespace=NS, name="stop-web", title="stop the web server on old")
 def stop_web(s):
     """S2 (old): stop the web server (stop_services.web) for now; off at boot is D3."""
+    after_ttl_wait(s)
     daemons.stop_all(s, s.host, s.settings.stop_services.web, "stop_services.web")
 
 
 @step("S3", role="old", namespace=NS, name="end-sessions", title="end user sessions on old", confirms=True)
 def end_sessions(s):
     """S3 (old): list the users' login processes, confirm (--yes), kill them; never yours, never daemons."""
+    after_ttl_wait(s)
     victims = sessions.find_victims(s, s.host)
     if not victims:
         s.host.say("no user sessions: unchanged")
@@ -49,12 +73,14 @@ def end_sessions(s):
 @step("S4", role="old", namespace=NS, name="stop-mail", title="stop mail on old")
 def stop_mail(s):
     """S4 (old): stop qmail, smtp (tcpserver) and pop3 (inetd) for now (stop_services.mail)."""
+    after_ttl_wait(s)
     daemons.stop_all(s, s.host, s.settings.stop_services.mail, "stop_services.mail")
 
 
 @step("S2", "S4", role="old", namespace=NS, name="stop-services", title=("stop the web server on old", "stop mail on old"))
 def stop_services(s):
     """S2+S4 (old): stop the web server and the mail services (stop_services.web + .mail) for now."""
+    after_ttl_wait(s)
     cfg = s.settings.stop_services
     daemons.stop_all(s, s.host, cfg.web + cfg.mail, "stop_services")
 

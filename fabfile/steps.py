@@ -340,4 +340,10 @@ class Lane:
         return [t.serverswap_step.task_name for t in self.tasks[self.at:]]
 
 
-from .lanes import each_host, run_lanes, run_parallel, run_sequence  # noqa: E402,F401 (the lanes use the names above)
+def __getattr__(name):
+    """run_lanes & co. live in lanes.py (which builds on this module); importable from here too."""
+    if name in ("each_host", "run_lanes", "run_parallel", "run_sequence"):
+        from . import lanes
+
+        return getattr(lanes, name)
+    raise AttributeError(name)

@@ -29,12 +29,13 @@ def _session(c):
 
 
 def open_lines(session) -> list[str]:
-    """What is open on the hosts (exposures, unknown hosts), if that part of the cockpit is present."""
-    try:
-        from ..exposures import open_exposure_lines
-    except ImportError:
-        return []
-    return open_exposure_lines(list(session.journal.records()), session.settings)
+    """What is open on the hosts (exposures, unknown hosts) and the TTL wait's countdown."""
+    from .. import ttlwait
+    from ..exposures import open_exposure_lines
+
+    records = list(session.journal.records())
+    countdown = ttlwait.countdown_line(records)
+    return open_exposure_lines(records, session.settings) + ([countdown] if countdown else [])
 
 
 def write_report(settings, records, out_dir: str | None = None, *, exposures=(), users_view=None) -> Path:
@@ -137,10 +138,11 @@ def _run_phases(c, session, order, yes, reboot) -> tuple[list, tuple | None]:
 
 
 @task
-def rehearse(c, yes=False, force=False, step=False, reboot=True, hosts_file=None):
+def rehearse(c, yes=False, force=False, step=False, reboot=True, hosts_file=None, ttl_wait=True):
     """Rehearse (old, new, backup): prep through phase4 in runbook order on the hosts file's hosts, then the report.
 
-    --no-reboot leaves out D5 (the reboot of old); --hosts-file FILE instead of $SERVERSWAP_HOSTS.
+    --no-reboot leaves out D5 (the reboot of old); --no-ttl-wait does not keep the TTL wait before phase1
+    (a lab has no caches; journalled); --hosts-file FILE instead of $SERVERSWAP_HOSTS.
     """
     if hosts_file:
         os.environ["SERVERSWAP_HOSTS"] = str(Path(hosts_file).resolve())
@@ -148,7 +150,7 @@ def rehearse(c, yes=False, force=False, step=False, reboot=True, hosts_file=None
     else:
         session = _session(c)
     session.assume_yes |= yes
-    session.force, session.step_mode = force, step
+    session.force, session.step_mode, session.skip_ttl_wait = force, step, not ttl_wait
     order = [p for p in PHASES if p != "after"]
     print(f"rehearsal on {session.settings.path}: {', '.join(order)}", file=session.out, flush=True)
     done, failure = _run_phases(c, session, order, yes, reboot)

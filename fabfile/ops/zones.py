@@ -211,9 +211,23 @@ def reload_bind(step, host, *, restart: bool = False) -> bool:
     return True
 
 
+def _seconds(value: str | None) -> int:
+    """A TTL as named reads it ("3600", "1h", "1w2d"); 0 when absent."""
+    if not value:
+        return 0
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    if value.isdigit():
+        return int(value)
+    return sum(int(n) * units[u.lower()] for n, u in re.findall(r"(\d+)([smhdwSMHDW])", value))
+
+
 def apply_ttl(step, host, ttl: int, *, restart: bool = False) -> bool:
+    cfg = step.settings.ttl
+    replaced = max((_seconds(zone_edit.get_ttl(host.read_text(posixpath.join(cfg.zone_dir, n)))) for n in cfg.zone_files), default=0)
     results = set_ttl(step, host, ttl)
     changed = any(r.changed for r in results)
+    if changed and not host.dry and replaced > ttl:
+        step.note(f"TTL {replaced} s lowered to {ttl} s: caches may keep the old records for {replaced} s", ttl_replaced=replaced, ttl_now=ttl)
     if changed:
         reload_bind(step, host, restart=restart)
     else:

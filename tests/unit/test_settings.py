@@ -148,3 +148,33 @@ def test_the_readme_configuration_reference_is_the_schema():
     assert table == settings.schema.reference_table(), "README configuration reference is stale: run `inv readme`"
     for section, cls in settings.SECTIONS.items():
         assert all(f"`{section}.{name}`" in table for name in cls.__dataclass_fields__)
+
+
+@pytest.mark.parametrize("section, key, value, words", [
+    ("rsync", "source", "/home", "no trailing slash"),
+    ("rsync", "dest", "/home", "no trailing slash"),
+    ("ttl", "zone_files", ["../../etc/passwd"], "not a file inside ttl.zone_dir"),
+    ("ttl", "zone_files", ["/etc/shadow"], "not a file inside ttl.zone_dir"),
+    ("stop_services", "mail", ["qmail", "ssh"], "is sshd"),
+    ("disable_services", "services", ["apache2", "sshd.service"], "is sshd"),
+    ("identity", "files", ["/etc/hosts", "../etc/x"], "absolute path without .."),
+    ("bind", "data_dir", "../namedb", "one directory name"),
+])
+def test_dangerous_settings_are_refused_with_the_fix(section, key, value, words):
+    data = raw()
+    data[section][key] = value
+    found = problems_of(data)
+    assert any(p.startswith(f"{section}.{key}") and words in p for p in found), found
+
+
+def test_a_value_reaches_the_host_as_one_argument_never_as_shell():
+    from fabfile.commands import Script, render
+
+    hostile = "/var/backups; rm -rf / #  $(reboot)"
+    assert render(["cp", "-a", "--", hostile, "/etc/x"]) == "cp -a -- '/var/backups; rm -rf / #  $(reboot)' /etc/x"
+    line = render(Script('cd "$1" && exec "$@"', hostile, "true"))
+    import shlex
+
+    assert shlex.split(line) == ["sh", "-c", 'cd "$1" && exec "$@"', "sh", hostile, "true"]
+    with pytest.raises(TypeError):
+        render(f"cp {hostile} /etc/x")
