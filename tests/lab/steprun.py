@@ -36,7 +36,8 @@ def settings(journal, hosts=None, **overrides):
     import lab.api as api
 
     s = settings_mod.load(api.hosts_file())
-    s = s.replace(operator={"journal": str(journal)}, **overrides)
+    overrides = dict(overrides)
+    s = s.replace(operator={"journal": str(journal)} | overrides.pop("operator", {}), **overrides)
     return s.with_hosts(**(hosts or {}))
 
 
