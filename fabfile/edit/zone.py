@@ -304,6 +304,7 @@ class Record:
     ttl_from: str  # explicit, $TTL, previous record, SOA minimum, first of RRset block, none
     seq: int
     generated: bool = False
+    final_from: str = ""  # where the TTL named ends up with comes from (the RRset's last block)
 
     @property
     def name(self) -> str:
@@ -505,13 +506,14 @@ def _new_blocks(state: _FileState) -> None:
 
 def _last_block_wins(records: list[Record]) -> None:
     """An RRset loaded in several blocks ends up with the TTL of its last block (named-checkzone -D)."""
-    last: dict[tuple[str, str], int] = {}
+    last: dict[tuple[str, str], Record] = {}
     for record in records:
         if record.ttl is not None and not record.generated:
-            last[record.rrset] = record.ttl
+            last[record.rrset] = record
     for record in records:
+        record.final_from = record.ttl_from
         if record.ttl is not None and not record.generated:
-            record.ttl = last[record.rrset]
+            record.ttl, record.final_from = last[record.rrset].ttl, last[record.rrset].ttl_from
 
 
 def load(text: str, *, name: str = "zone file", origin: str | None = None,
@@ -662,7 +664,8 @@ class TtlPlan:
 
     files: the new text of each file that changes (the main file and any
     $INCLUDE'd one, by the name written in $INCLUDE); text: the main file
-    afterwards; serial: (old, new) when the SOA serial was bumped.
+    afterwards; serial: (old, new) when the SOA serial was bumped;
+    added_default: a `$TTL` line was put on top of the main file.
     """
 
     seconds: int
@@ -673,6 +676,7 @@ class TtlPlan:
     raised: tuple[TtlChange, ...] = ()
     left: tuple[TtlChange, ...] = ()
     serial: tuple[int, int] | None = None
+    added_default: bool = False
 
     @property
     def changed(self) -> bool:
@@ -694,7 +698,11 @@ def _ttl_splice(zone: Zone, entry: Entry, token: Token, old: int, new: int) -> l
 def _needs_top_ttl(zone: Zone) -> bool:
     """No $TTL in force for the first record: named falls back to RFC 1035 rules or the SOA MINIMUM."""
     real = [r for r in zone.records if not r.generated] or zone.records
-    return bool(real) and (not zone.ttls or real[0].seq < zone.ttls[0].seq)
+    return not zone.ttls or (bool(real) and real[0].seq < zone.ttls[0].seq)
+
+
+def _top_ttl(zone: Zone, seconds: int) -> Splice:
+    return Splice(zone.main, 0, 0, f"$TTL {seconds}{_line_ending(zone.files[zone.main].text)}")
 
 
 def _default_splices(zone: Zone, seconds: int, lower_only: bool) -> list[Splice]:
@@ -703,9 +711,6 @@ def _default_splices(zone: Zone, seconds: int, lower_only: bool) -> list[Splice]
         if directive.value > seconds or (not lower_only and directive.value != seconds):
             token = directive.entry.rdata[0]
             splices += _ttl_splice(zone, directive.entry, token, directive.value, seconds)
-    if _needs_top_ttl(zone) or not zone.ttls:
-        main = zone.files[zone.main]
-        splices.append(Splice(zone.main, 0, 0, f"$TTL {seconds}{_line_ending(main.text)}"))
     return splices
 
 
@@ -721,13 +726,33 @@ def _change(before: Record, after: Record, reason: str = "") -> TtlChange:
     return TtlChange(after.name, after.rtype, before.ttl, after.ttl, before.entry.file, before.entry.line, reason)
 
 
+# TTLs written in the file for the record: on it, on an earlier record of its RRset, or (no $TTL,
+# RFC 1035) the last one stated above it. Leaving records leaves these; nothing else stays above.
+_OWN = ("explicit", "first of RRset block", "previous record")
+
+
 def _left_reason(record: Record) -> str:
-    if record.own_ttl is not None and record.own_ttl == record.ttl:
+    if record.final_from == "explicit" and record.own_ttl == record.ttl:
         return "its own TTL"
-    return f"TTL from {record.ttl_from}" if record.ttl_from != "explicit" else "its RRset's last block"
+    if record.final_from == "previous record":
+        return "the TTL stated on a record above it (no $TTL: RFC 1035)"
+    if record.final_from in _OWN:
+        return "the TTL written on its RRset"
+    return f"TTL from {record.final_from}"
 
 
-def _compare(zone: Zone, after: Zone, seconds: int):
+@dataclass(frozen=True)
+class _Trial:
+    changed: dict
+    after: Zone
+    lowered: list
+    raised: list
+    left: list
+
+
+def _trial(zone: Zone, splices: list[Splice], seconds: int) -> _Trial:
+    changed = apply_splices(zone, splices)
+    after = _reload(zone, changed)
     lowered, raised, left = [], [], []
     for old, new in zip(zone.records, after.records):
         if new.ttl is not None and (old.ttl is None or new.ttl < old.ttl):
@@ -736,35 +761,40 @@ def _compare(zone: Zone, after: Zone, seconds: int):
             raised.append(_change(old, new))
         if new.ttl is None or new.ttl > seconds:
             left.append(_change(old, new, _left_reason(new)))
-    return lowered, raised, left
+    return _Trial(changed, after, lowered, raised, left)
 
 
-def _bump_changed(zone: Zone, changed: dict[str, str], today: datetime.date) -> tuple[dict[str, str], tuple[int, int]]:
-    after = _reload(zone, changed)
-    token, file = _serial_token(after)
-    old = _serial_value(token, file)
-    new = next_serial(old, today)
-    changed = dict(changed)
-    changed.update(apply_splices(after, [Splice(file, token.start, token.end, str(new))]))
-    return changed, (old, new)
+def _acceptable(trial: _Trial, seconds: int, leave: bool) -> bool:
+    """Every TTL at most `seconds`, except (leaving records) TTLs written on the records themselves."""
+    return all(r.ttl is not None and (r.ttl <= seconds or (leave and r.final_from in _OWN))
+               for r in trial.after.records)
 
 
-def _plan(zone: Zone, splices: list[Splice], seconds: int, today: datetime.date | None, mode: str) -> TtlPlan:
-    changed = apply_splices(zone, splices)
-    after = _reload(zone, changed)
-    lowered, raised, left = _compare(zone, after, seconds)
-    if mode != "set" and raised:
-        r = raised[0]
+def _finish(zone: Zone, trial: _Trial, seconds: int, today, *, added: bool, left: bool) -> TtlPlan:
+    changed, serial = trial.changed, None
+    if changed and today is not None:
+        after = trial.after
+        token, file = _serial_token(after)
+        serial = (_serial_value(token, file), next_serial(_serial_value(token, file), today))
+        changed = dict(changed, **apply_splices(after, [Splice(file, token.start, token.end, str(serial[1]))]))
+    return TtlPlan(seconds, zone.main, changed.get(zone.main, zone.files[zone.main].text), changed,
+                   tuple(trial.lowered), tuple(trial.raised), tuple(trial.left) if left else (), serial, added)
+
+
+def _lower_plan(zone: Zone, seconds: int, today, leave: bool) -> TtlPlan:
+    """Lower, and put `$TTL` on top only when named would otherwise keep a TTL above `seconds` there."""
+    splices = _default_splices(zone, seconds, lower_only=True) + ([] if leave else _record_splices(zone, seconds))
+    trial, added = _trial(zone, splices, seconds), False
+    if not _acceptable(trial, seconds, leave) and _needs_top_ttl(zone):
+        trial, added = _trial(zone, splices + [_top_ttl(zone, seconds)], seconds), True
+    if trial.raised:
+        r = trial.raised[0]
         raise ZoneError(f"{r.file}: line {r.line}: adding $TTL {seconds} would raise {r.owner} {r.rtype} from "
                         f"{r.before} to {r.after} s (it takes the TTL of the record above it, RFC 1035); add $TTL by hand")
-    if mode == "lower-all" and left:
-        r = left[0]
+    if not _acceptable(trial, seconds, leave):
+        r = next(c for c in trial.left if not leave or c.reason.startswith("TTL from "))
         raise ZoneError(f"{r.file}: line {r.line}: {r.owner} {r.rtype} would keep TTL {r.after}: cannot lower it")
-    serial = None
-    if changed and today is not None:
-        changed, serial = _bump_changed(zone, changed, today)
-    return TtlPlan(seconds, zone.main, changed.get(zone.main, zone.files[zone.main].text), changed,
-                   tuple(lowered), tuple(raised), tuple(left if mode != "set" else ()), serial)
+    return _finish(zone, trial, seconds, today, added=added, left=True)
 
 
 def lower_ttl(text: str, seconds: int, *, today: datetime.date | None = None, leave_records: bool = False,
@@ -772,34 +802,36 @@ def lower_ttl(text: str, seconds: int, *, today: datetime.date | None = None, le
     """Bring every TTL of the zone down to `seconds` at most (runbook Z1), judged by value.
 
     Each $TTL above `seconds` is set to it (`$TTL 1h` is 3600: unchanged for
-    3600), a `$TTL seconds` line goes on top when no $TTL is in force for
-    the first record, and each record whose own TTL is larger is lowered, or,
-    with leave_records, kept and listed in `.left` by owner and type. The SOA
-    MINIMUM (negative caching) is not a default TTL and stays. A comment
-    stating an old value on the edited line is restated with the new one.
-    With `today`, a plan that changes anything also bumps the SOA serial.
-    Run twice, the second plan changes nothing.
+    3600); each record whose own TTL is larger is lowered, or, with
+    leave_records, kept and listed in `.left` by owner and type; a
+    `$TTL seconds` line goes on top when named would otherwise take a larger
+    TTL from the SOA MINIMUM or from a record above (RFC 1035). The SOA
+    MINIMUM itself (negative caching) is not a default TTL and stays. A
+    comment stating an old value on an edited line is restated. With
+    `today`, a plan that changes anything also bumps the SOA serial. Run
+    twice, the second plan changes nothing.
     """
     _check_ttl(seconds)
     zone = load(text, name=name, origin=origin, includes=includes)
     _require_followed(zone, "its TTLs")
-    splices = _default_splices(zone, seconds, lower_only=True)
-    if not leave_records:
-        splices += _record_splices(zone, seconds)
-    return _plan(zone, splices, seconds, today, "lower" if leave_records else "lower-all")
+    return _lower_plan(zone, seconds, today, leave_records)
 
 
 def set_default_ttl(text: str, seconds: int, *, today: datetime.date | None = None, origin: str | None = None,
                     includes=None, name: str = "zone file") -> TtlPlan:
     """Set every $TTL to `seconds` (A2 restores the normal value), records' own TTLs untouched.
 
-    A zone without $TTL gets one as its first line (RFC 2308 puts it at the
-    top; without it named falls back to the SOA MINIMUM). Judged by value.
+    A zone with no $TTL in force for its first record gets one as its first
+    line (RFC 2308 puts it at the top; without it named falls back to the
+    SOA MINIMUM). Judged by value.
     """
     _check_ttl(seconds)
     zone = load(text, name=name, origin=origin, includes=includes)
     _require_followed(zone, "its $TTL")
-    return _plan(zone, _default_splices(zone, seconds, lower_only=False), seconds, today, "set")
+    splices = _default_splices(zone, seconds, lower_only=False)
+    added = _needs_top_ttl(zone)
+    trial = _trial(zone, splices + ([_top_ttl(zone, seconds)] if added else []), seconds)
+    return _finish(zone, trial, seconds, today, added=added, left=False)
 
 
 def set_ttl(text: str, ttl: int) -> str:

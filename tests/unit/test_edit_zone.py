@@ -174,10 +174,20 @@ def test_lower_ttl_adds_ttl_when_named_would_use_the_soa_minimum():
     assert plan.text == "$TTL 300\n" + text and {c.after for c in plan.lowered} == {300}
 
 
-def test_lower_ttl_refuses_to_raise_an_rfc1035_inherited_ttl():
-    text = "@ 60 SOA ns root 1 2 3 4 5\nns A 1.2.3.4\n"
-    with pytest.raises(ZoneError, match="would raise"):
-        lower_ttl(text, 300, leave_records=True)
+def test_lower_ttl_without_ttl_lines_lowers_the_records_it_needs():
+    text = "@ 60 SOA ns root 1 2 3 4 5\nns A 1.2.3.4\nbig 86400 A 1.2.3.5\nafter A 1.2.3.6\n"
+    plan = lower_ttl(text, 300)  # RFC 1035: `after` takes big's TTL, lowered with it; no $TTL needed
+    assert plan.text == text.replace("86400", "300") and not plan.added_default
+    assert not lower_ttl("@ SOA ns root 1 2 3 4 0\nns A 1.2.3.4\n", 60).changed  # SOA MINIMUM 0: nothing above 60
+
+
+def test_lower_ttl_leaving_records_leaves_rfc1035_inherited_ttls_too():
+    text = "@ 60 SOA ns root 1 2 3 4 5\nns A 1.2.3.4\nbig 86400 A 1.2.3.5\nafter A 1.2.3.6\n"
+    plan = lower_ttl(text, 300, leave_records=True, origin="example")  # a $TTL on top would raise ns from 60
+    assert not plan.changed
+    assert [(c.owner, c.after, c.reason) for c in plan.left] == [
+        ("big.example.", 86400, "its own TTL"),
+        ("after.example.", 86400, "the TTL stated on a record above it (no $TTL: RFC 1035)")]
 
 
 def test_lower_ttl_follows_includes_and_edits_where_the_value_lives():
