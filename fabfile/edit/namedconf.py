@@ -150,7 +150,9 @@ class NamedConf:
         found = self.zones_for_file(path, basename_fallback=basename_fallback)
         names = sorted({z.name.lower() for z in found})
         if len(names) > 1:
-            raise EditError(f"{path}: named.conf gives this file to zones {', '.join(names)}: which one is it?")
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            raise EditError(f"{path}: named.conf gives this file to {len(names)} zones ({shown}): "
+                            f"an edit would change them all; edit a copy of its own")
         return found[0] if found else None
 
 

@@ -1,7 +1,8 @@
 """BIND master files (zone files) as named reads them: one model for every zone edit.
 
 Runbook Z1 lowers the TTLs before the move, A2 restores them, C8 swaps the
-site's names and addresses in the zone data; each edit bumps the SOA serial.
+site's names and addresses in the zone data (identity.swap_zone, on this
+model); each edit bumps the SOA serial.
 All of them read a zone through `load()`, which follows BIND 9's loader
 (lib/dns/master.c, lib/dns/ttl.c) rule by rule:
 
@@ -28,13 +29,11 @@ refused.
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from . import EditError
-from . import identity as _identity
 from . import namedconf as _namedconf
 
 SERIAL_MAX = 2**32 - 1
@@ -976,192 +975,3 @@ def zone_name(text: str, path: str, named_conf) -> str:
             f"add `$ORIGIN zone.name.` at its top"
         )
     return found
-
-
-# ---- the identity swap in zone data (C8) ----------------------------------------------------
-
-ADDRESS_TYPES = {"A", "AAAA", "PTR"}
-_NAME_FIELDS = {"NS": (0,), "CNAME": (0,), "DNAME": (0,), "PTR": (0,), "MB": (0,), "MG": (0,), "MR": (0,),
-                "MD": (0,), "MF": (0,), "MX": (1,), "AFSDB": (1,), "RT": (1,), "KX": (1,), "SRV": (3,),
-                "NAPTR": (5,), "SOA": (0,), "RP": (1,)}
-_MAILBOX_FIELDS = {"SOA": (1,), "RP": (0,), "MINFO": (0, 1)}
-_ADDRESS_FIELDS = {"A": (0,), "AAAA": (0,)}
-_TEXT_TYPES = {"TXT", "SPF"}
-
-
-def reverse_name(ip: str) -> str:
-    """133.30.109.22 -> 22.109.30.133.in-addr.arpa."""
-    return ipaddress.ip_address(ip).reverse_pointer + "."
-
-
-def _reverse_table(mapping: Mapping[str, str]) -> dict[str, str]:
-    table = {}
-    for source, target in mapping.items():
-        try:
-            if ipaddress.ip_address(source).version == 4 and ipaddress.ip_address(target).version == 4:
-                table[reverse_name(source).lower()] = reverse_name(target)
-        except ValueError:
-            continue
-    return table
-
-
-def _swapped_name(written: str, origin: str | None, table: _identity.Swap) -> str | None:
-    """The name to write instead of `written` (kept relative if it was), or None to keep it."""
-    if written == "@":
-        return None
-    full = absolute(written, origin)
-    if full is None:  # relative to an unknown origin: compare as written
-        return table.target(written)
-    hit = table.target(full[:-1] if full != "." else ".", style=written)
-    if hit is None:
-        return None
-    return hit + "." if is_absolute(written) else relative(hit + ".", origin)
-
-
-def _swapped_mailbox(written: str, origin: str | None, table: _identity.Swap) -> str | None:
-    """root.itpass.example.jp. is root@itpass.example.jp: only its host part is a host name."""
-    match = re.match(r"((?:[^.\\]|\\.)*)\.(.+)$", written, re.DOTALL)
-    if match is None:
-        return None
-    host = _swapped_name(match[2], origin, table)
-    return None if host is None else f"{match[1]}.{host}"
-
-
-def _splice_if(record: Record, token: Token, new: str | None) -> list[Splice]:
-    if new is None or new == token.text:
-        return []
-    return [Splice(record.entry.file, token.start, token.end, new)]
-
-
-def _rdata_splices(record: Record, full: _identity.Swap, refs: _identity.Swap) -> list[Splice]:
-    """Addresses and names in the data; names referred to (MX, NS, CNAME...) follow only vanishing names."""
-    data, rtype, splices = record.entry.rdata, record.rtype, []
-    table = full if rtype in ADDRESS_TYPES else refs
-    for i in _ADDRESS_FIELDS.get(rtype, ()):
-        if i < len(data):
-            splices += _splice_if(record, data[i], full.target(data[i].text))
-    for i in _NAME_FIELDS.get(rtype, ()):
-        if i < len(data):
-            splices += _splice_if(record, data[i], _swapped_name(data[i].text, record.origin, table))
-    for i in _MAILBOX_FIELDS.get(rtype, ()):
-        if i < len(data):
-            splices += _splice_if(record, data[i], _swapped_mailbox(data[i].text, record.origin, table))
-    if rtype in _TEXT_TYPES:
-        for token in data:
-            splices += _splice_if(record, token, refs.sub(token.text))
-    return splices
-
-
-def _owner_splices(record: Record, full: _identity.Swap | None, reverse: dict[str, str] | None) -> list[Splice]:
-    token = record.entry.owner
-    if token is None or token.text == "@":
-        return []
-    new = None
-    if reverse and record.owner is not None and record.owner.lower() in reverse:
-        target = reverse[record.owner.lower()]
-        new = target if is_absolute(token.text) else relative(target, record.origin)
-    if new is None and full is not None:
-        new = _swapped_name(token.text, record.origin, full)
-    return _splice_if(record, token, new)
-
-
-_GEN = re.compile(r"\$\$|\\.|\$\{(-?\d+)(?:,(\d+)(?:,([doxXnN]))?)?\}|\$", re.DOTALL)
-GENERATE_CHECK_LIMIT = 65536
-
-
-def _generated(template: str, value: int) -> str | None:
-    """BIND's genname() for one iteration; None for the nibble forms (ip6.arpa labels, never a swapped name)."""
-    nibble = False
-
-    def substitute(match):
-        nonlocal nibble
-        text = match.group()
-        if text == "$$" or text.startswith("\\"):
-            return text[1:] if text == "$$" else text
-        if text == "$":
-            return str(value)
-        offset, width, base = int(match[1]), int(match[2] or 0), match[3] or "d"
-        nibble = nibble or base in "nN"
-        return "" if base in "nN" else format(value + offset, f"0{width}{base}" if width else base)
-
-    made = _GEN.sub(substitute, template)
-    return None if nibble else made
-
-
-def _generate_range(entry: Entry) -> range:
-    span = re.fullmatch(r"(\d+)-(\d+)(?:/(\d+))?", entry.rdata[0].text)
-    if span is None or int(span[3] or 1) < 1:
-        raise ZoneError(f"{entry.file}: line {entry.line}: $GENERATE range {entry.rdata[0].text!r} is not start-stop[/step]")
-    values = range(int(span[1]), int(span[2]) + 1, int(span[3] or 1))
-    if len(values) > GENERATE_CHECK_LIMIT:
-        raise ZoneError(f"{entry.file}: line {entry.line}: $GENERATE range too large to check against the swap")
-    return values
-
-
-def _check_generates(zone: Zone, mapping: Mapping[str, str]) -> None:
-    """Refuse a $GENERATE that produces a name or address of the swap: its template cannot be swapped."""
-    keys = {key.rstrip(".").lower() for key in mapping} | {name[:-1] for name in _reverse_table(mapping)}
-    for record in zone.records:
-        if not record.generated or record.entry.file != zone.main:
-            continue
-        templates = (record.entry.rdata[1].text, record.entry.rdata[-1].text)
-        for value in _generate_range(record.entry):
-            for made in filter(None, (_generated(t, value) for t in templates)):
-                full = (absolute(made, record.origin) or made).rstrip(".").lower()
-                if made.lower() in keys or full in keys:
-                    raise ZoneError(f"{zone.main}: line {record.entry.line}: $GENERATE makes {made} "
-                                    f"(the swap's own name or address): swap it by hand")
-
-
-def _swap_splices(zone: Zone, mapping: Mapping[str, str], *, forward: bool, reverse: bool) -> list[Splice]:
-    full = _identity.Swap(mapping)
-    refs = _identity.Swap(_identity.reference_mapping(mapping))
-    table = _reverse_table(mapping) if reverse else None
-    _check_generates(zone, mapping)
-    splices = []
-    for record in zone.records:
-        if record.generated or record.entry.file != zone.main:
-            continue
-        splices += _owner_splices(record, full if forward else None, table)
-        if forward:
-            splices += _rdata_splices(record, full, refs)
-    return splices
-
-
-def _swapped(text: str, mapping, origin, name: str, *, forward: bool, reverse: bool) -> str:
-    if not mapping:
-        return text
-    zone = load(text, name=name, origin=origin)
-    return apply_splices(zone, _swap_splices(zone, mapping, forward=forward, reverse=reverse)).get(name, text)
-
-
-def swap_zone(text: str, mapping: Mapping[str, str], origin: str | None = None, *, name: str = "zone file") -> str:
-    """Swap a zone's names record by record (reverse owners aside: swap_reverse_owners).
-
-    Owners and the data of A/AAAA/PTR records get the whole mapping (the
-    record `itpass A .22` becomes `old-itpass A .21`); names referred to in
-    other records (MX, NS, CNAME, SRV, SOA, TXT text) only the names that
-    disappear (identity.reference_mapping). A name matches as DNS matches:
-    whole and case-insensitively, after resolving it against the origin,
-    and keeps being written relative when it was. Comments, directives,
-    `@` and data of other types stay; a $GENERATE that could produce a
-    swapped name is refused.
-    """
-    return _swapped(text, mapping, origin, name, forward=True, reverse=False)
-
-
-def swap_reverse_owners(text: str, mapping: Mapping[str, str], origin: str | None, *, name: str = "zone file") -> str:
-    """Swap owners that are reversed mapped IPv4 addresses (`21` <-> `22` under 109.30.133.in-addr.arpa.).
-
-    A relative owner while no origin is known stays as it is.
-    """
-    return _swapped(text, mapping, origin, name, forward=False, reverse=True)
-
-
-def swap_zone_text(text: str, mapping: Mapping[str, str], *, origin: str | None, today: datetime.date,
-                   name: str = "zone file") -> str:
-    """swap_zone and swap_reverse_owners in one pass, the SOA serial bumped when anything changed."""
-    after = _swapped(text, mapping, origin, name, forward=True, reverse=True)
-    if after != text:
-        after = bump_serial(after, today, name=name)
-    return after

@@ -14,8 +14,9 @@ from fabfile.edit import zone as Z
 from fabfile.edit.zone import (
     SerialError, ZoneError, bump_serial, bump_zone_serial, default_ttls, effective_ttls, find_serial, get_ttl,
     load, lower_ttl, next_serial, parse_file, restate_comment, retime, serial_greater, set_default_ttl, set_ttl,
-    swap_reverse_owners, swap_zone, swap_zone_text, ttl_text, ttl_value, zone_name, zone_name_in_file,
+    ttl_text, ttl_value, zone_name, zone_name_in_file,
 )
+from fabfile.edit.identity import swap_reverse_owners, swap_zone, swap_zone_text
 
 TODAY = datetime.date(2009, 10, 23)
 
@@ -458,7 +459,7 @@ def test_zone_name_prefers_the_file_then_named_conf_then_refuses():
         zone_name(LAB_ZONE, path, None)
 
 
-# ---- the identity swap in zone data (moved from ops/identity.py) -----------------------------------
+# ---- the identity swap in zone data (moved from ops/identity.py into edit/identity.py) -----------------------------------
 
 MAPPING = {
     "itpass": "old-itpass", "itpass.scitec.kobe-u.ac.jp": "old-itpass.scitec.kobe-u.ac.jp",

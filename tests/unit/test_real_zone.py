@@ -182,12 +182,12 @@ def test_lab_zones_swapped_load_and_swap_back(bind, lab_zones, tmp_path):
     for name in ("localhost.zone", "localhost.rev"):
         text = (namedb / name).read_text()
         zone = Z.zone_name(text, "/usr/local/bind/etc/namedb/" + name, named_conf)
-        swapped = Z.swap_zone_text(text, mapping, origin=zone, today=TODAY)
+        swapped = identity.swap_zone_text(text, mapping, origin=zone, today=TODAY)
         assert swapped != text and Z.find_serial(swapped) == 2026112600
         write(tmp_path, {name: swapped})
         shown = dumped(bind, zone, tmp_path / name)
         assert shown == modelled(swapped, zone)
-        back = Z.swap_zone_text(swapped, inverse, origin=zone, today=TODAY)
+        back = identity.swap_zone_text(swapped, inverse, origin=zone, today=TODAY)
         assert re.sub(r"\b2026112601\b", "2009102001", back) == text
 
 
@@ -271,7 +271,7 @@ def zones(draw):
     eol = draw(st.sampled_from(["\n", "\r\n"]))
     lines = [f"$TTL {draw(ttl_words())}"] if draw(st.booleans()) else []
     soa_ttl = draw(st.none() | ttl_words())
-    lines.append(f"@ {soa_ttl or ''} IN SOA ns.example.net. hostmaster.example.net. ( {draw(st.integers(0, 2**32 - 1))}"
+    lines.append(f"@ {soa_ttl or ''} IN SOA ns.example.net. hostmaster.example.net. ( {draw(st.integers(0, 2**32 - 2))}"
                  f" ; serial{eol}  3600 900 604800 {draw(ttl_words(max_value=86400))} )")
     lines.append(f"@ {draw(st.none() | ttl_words()) or ''} NS ns.example.net.")
     include_at = draw(st.booleans())
