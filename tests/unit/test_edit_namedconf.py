@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from fabfile.edit import EditError
 from fabfile.edit import namedconf as N
@@ -158,7 +159,8 @@ def checkconf(tree: Path, root: Path, flag: str, conf: str) -> subprocess.Comple
 def listed(tree: Path, root: Path, conf: str) -> list[tuple[str, str, str, str]]:
     result = checkconf(tree, root, "-l", conf)
     assert result.returncode == 0, result.stdout + result.stderr
-    return [tuple(line.split()) for line in result.stdout.splitlines()]
+    rows = [line.split() for line in result.stdout.splitlines()]
+    return [(name.rstrip(".") or ".", klass.upper(), view, kind) for name, klass, view, kind in rows]  # as ZoneDecl: no final dot
 
 
 def ours(conf: N.NamedConf) -> list[tuple[str, str, str, str]]:
@@ -230,3 +232,56 @@ def test_include_before_directory_resolves_from_the_start_directory(bind, debian
     conf = N.parse(text, "/etc/bind/order.conf", read=reader(debian_root))
     assert [z.name for z in conf.zones] == ["at-root.example", "in-directory.example"]
     assert ours(conf) == listed(bind, debian_root, "/etc/bind/order.conf")
+
+
+# ---- generated configurations ---------------------------------------------------------------
+
+
+_COMMENTS = st.sampled_from(["", " // note { ; }", " # hash ;", " /* a ; } { */", "\n/* two\n lines */"])
+_NAMES = st.sampled_from(["example.org", "Example.Net.", "10.in-addr.arpa", "a-b.example", "x.y.z"])
+
+
+@st.composite
+def zone_statement(draw):
+    name = draw(_NAMES)
+    quoted = draw(st.booleans())
+    head = f'zone "{name}"' if quoted else f"zone {name}"
+    klass = draw(st.sampled_from(["", " IN", " in"]))
+    file = draw(st.sampled_from(["db.a", "sub/db.b", "/etc/bind/db.c", "../db.d", "db e"]))
+    kind = draw(st.sampled_from(["master", "primary"]))
+    extra = draw(st.sampled_from(["", " allow-update { none; };", " also-notify { 192.0.2.1; };"]))
+    return f'{head}{klass} {{{draw(_COMMENTS)}\n\ttype {kind};\n\tfile "{file}";{extra}\n}};'
+
+
+@st.composite
+def configs(draw):
+    """A named.conf tree of the grammar: (files by path, main path); zones maybe in views, some included."""
+    directory = draw(st.sampled_from(["/var/cache/bind", "/var/named", "/srv/dns/"]))
+    acl = 'acl "trusted" { 127.0.0.1; !192.0.2.0/24; { localhost; }; };'
+    options = f'options {{{draw(_COMMENTS)}\n\tdirectory "{directory}";\n\tlisten-on {{ any; }};\n}};'
+    zones = draw(st.lists(zone_statement(), min_size=1, max_size=5, unique_by=lambda z: z.split()[1].strip('"').rstrip(".").lower()))
+    included = draw(st.integers(0, len(zones)))
+    files = {"/etc/bind/inc.conf": "\n".join(zones[:included]) + "\n"}
+    body = ['include "/etc/bind/inc.conf";'] + zones[included:]
+    if draw(st.booleans()):
+        body = [f'view "v1" {{{draw(_COMMENTS)}\n' + "\n".join(body) + "\n};"]
+    files["/etc/bind/named.conf"] = "\n".join([acl, options] + body) + draw(_COMMENTS) + "\n"
+    return files
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(configs())
+def test_property_generated_configs_list_the_zones_named_checkconf_lists(bind, tmp_path, files):
+    root = tmp_path / "gen"
+    shutil.rmtree(root, ignore_errors=True)
+    for path, text in files.items():
+        (root / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        (root / path.lstrip("/")).write_text(text)
+    conf = N.parse(files["/etc/bind/named.conf"], read=files)
+    (root / conf.cwd.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    assert ours(conf) == listed(bind, root, "/etc/bind/named.conf")
+    for z in conf.zones:  # each zone file only where the model says named opens it
+        (root / z.path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        (root / z.path.lstrip("/")).write_text("$TTL 1h\n@ SOA ns.nowhere.test. root.nowhere.test. 1 2 3 4 5\n@ NS ns.nowhere.test.\n")
+    loaded = checkconf(bind, root, "-z", "/etc/bind/named.conf")
+    assert loaded.returncode == 0, loaded.stdout + loaded.stderr

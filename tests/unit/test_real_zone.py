@@ -191,6 +191,19 @@ def test_lab_zones_swapped_load_and_swap_back(bind, lab_zones, tmp_path):
         assert re.sub(r"\b2026112601\b", "2009102001", back) == text
 
 
+def test_generate_ttls_lowered_and_kept_verbatim(bind, tmp_path):
+    """$GENERATE stays as written; its TTL is lowered like a record's (or left and listed)."""
+    text = ("$TTL 1d\n@ SOA ns.example.net. root.example.net. ( 1 2 3 4 5 )\n@ NS ns.example.net.\n"
+            "$GENERATE 1-20/2 host-${0,3,d} 2d A 10.0.0.$ ; pool, 2 days\n$GENERATE 30-32 h$ A 10.0.1.$\n")
+    plan = Z.lower_ttl(text, 600, origin="example", name="gen.db")
+    assert plan.text == text.replace("$TTL 1d", "$TTL 600").replace(" 2d A", " 600 A").replace("2 days", "10 minutes")
+    write(tmp_path, {"gen.db": plan.text})
+    shown = dumped(bind, "example", tmp_path / "gen.db")
+    assert len(shown) == 2 + 10 + 3 and {ttl for _, _, ttl in shown} == {600}
+    left = Z.lower_ttl(text, 600, origin="example", leave_records=True).left
+    assert [(c.owner, c.after) for c in left] == [("$GENERATE host-${0,3,d}", 172800)]
+
+
 # ---- generated master files ----------------------------------------------------------------------
 
 LABELS = ["a", "A", "b", "www", "mail", "h-1", "a.example."]
