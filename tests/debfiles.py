@@ -124,3 +124,17 @@ def sshd_effective(tree: Path, etc_ssh: Path, user: str = "root", host: str = "o
         keyword, _, value = line.partition(" ")
         values.setdefault(keyword.lower(), value)
     return values
+
+
+# Debian's bind9 (its /etc/bind), its tools and the libraries they load, for the zone and named.conf tests.
+BIND = ("bind9", "bind9-utils", "bind9-libs", "dns-root-data", "libuv1", "libjemalloc2", "libfstrm0",
+        "libprotobuf-c1", "liblmdb0", "libmaxminddb0", "libjson-c5", "libnghttp2-14", "libxml2", "libicu72")
+
+
+def bind_tools() -> Path:
+    """The unpacked BIND tree (`program(tree, "usr/bin/named-checkzone")`); skips when the tools do not run here."""
+    tree = unpacked(*BIND)
+    result = subprocess.run([*program(tree, "usr/bin/named-checkzone"), "-v"], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"the unpacked named-checkzone does not run here: {(result.stderr or result.stdout).strip()[:200]}")
+    return tree
