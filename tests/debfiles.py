@@ -145,7 +145,8 @@ def _apt_options(suite: str) -> list[str]:
     for sub in ("sources", "lists/partial", "cache/archives/partial"):
         (base / sub).mkdir(parents=True, exist_ok=True)
     (base / "sources" / f"{suite}.sources").write_text(
-        f"Types: deb\nURIs: {mirror}\nSuites: {suite}\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n")
+        f"Types: deb\nURIs: {mirror}\nSuites: {suite}\nComponents: main\n"
+        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n")
     result = subprocess.run(["apt-get", *options, "update"], capture_output=True, text=True)
     if result.returncode != 0:
         pytest.skip(f"apt-get update for {suite} failed: {(result.stderr.strip().splitlines() or ['no output'])[-1]}")
@@ -175,7 +176,8 @@ def unpacked_from(suite: str | None, *specs: str) -> Path:
             if not list(downloads.glob(pattern)):
                 result = subprocess.run(["apt-get", *options, "download", spec], cwd=downloads, capture_output=True, text=True)
                 if result.returncode != 0:
-                    pytest.skip(f"apt-get download {spec} ({suite or 'this release'}) failed: {(result.stderr.strip().splitlines() or ['no output'])[-1]}")
+                    reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
+                    pytest.skip(f"apt-get download {spec} ({suite or 'this release'}) failed: {reason}")
             subprocess.run(["dpkg-deb", "-x", str(sorted(downloads.glob(pattern))[-1]), str(tmp)], check=True)
         (tmp / ".complete").write_text(" ".join(specs) + "\n")
         shutil.rmtree(tree, ignore_errors=True)

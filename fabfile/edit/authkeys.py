@@ -25,7 +25,7 @@ import base64
 import binascii
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from . import EditError, line_body, split_lines_keepends
 

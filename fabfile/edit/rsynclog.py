@@ -56,7 +56,8 @@ _NOISE = ("sending incremental file list", "receiving incremental file list", "b
           "Number of ", "Total file size:", "Total transferred file size:", "total size is ", "./", "Ignoring ")
 LABELS = {
     "deleted": "deletions", "deletion_skipped": "deletions SKIPPED after an IO error",
-    "max_delete_stopped": "deletions stopped by --max-delete", "non_empty_dir_kept": "directories kept (not empty: excluded files inside)",
+    "max_delete_stopped": "deletions stopped by --max-delete",
+    "non_empty_dir_kept": "directories kept (not empty: excluded files inside)",
     "mount_point_kept": "mount points kept", "io_error": "IO errors (a listing could not be read)",
     "vanished": "files vanished before they were sent (code 24)", "send_failed": "files that could not be opened",
     "permission_denied": "permission denied", "non_regular_skipped": "special files skipped (no -D)",
@@ -243,7 +244,8 @@ def _read_name(summary: RsyncSummary, line: str, keep: int) -> None:
         summary.files += 1
 
 
-def summarize(lines: Iterable[str], keep_deletions: int = 20, keep_errors: int = 20, argv: Iterable[str] | None = None) -> RsyncSummary:
+def summarize(lines: Iterable[str], keep_deletions: int = 20, keep_errors: int = 20,
+              argv: Iterable[str] | None = None) -> RsyncSummary:
     """Consume rsync's output (stdout+stderr, or its --log-file) once, in constant memory.
 
     `argv`, the command that produced it, says whether --sparse was on.

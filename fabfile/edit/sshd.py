@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import fnmatch
 import socket
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Mapping
 
 from . import EditError, ensure_final_newline, line_body, split_lines_keepends
@@ -168,7 +168,8 @@ def parse_directive(content: str, path: str = "", number: int = 0) -> Directive 
 
 def directives(text: str, path: str = "") -> list[tuple[int, Directive | None]]:
     """(line index, directive or None) for every line of a file."""
-    return [(index, parse_directive(line_body(line)[0], path, index + 1)) for index, line in enumerate(split_lines_keepends(text))]
+    lines = split_lines_keepends(text)
+    return [(index, parse_directive(line_body(line)[0], path, index + 1)) for index, line in enumerate(lines)]
 
 
 # ---- Match criteria (match.c, addrmatch.c, servconf.c match_cfg_line) ----------
@@ -324,7 +325,8 @@ def _address_criterion(value: str | None, patterns: str, directive: Directive) -
     return result == 1
 
 
-def _criterion(attribute: str, argument: str | None, conn: Connection | None, directive: Directive, release: str | None) -> bool | None:
+def _criterion(attribute: str, argument: str | None, conn: Connection | None, directive: Directive,
+               release: str | None) -> bool | None:
     """One Match criterion for one connection (None: cannot be decided here)."""
     name = attribute.lower()
     fields = {"user": conn and conn.user, "group": conn and conn.user, "host": conn and conn.host,
@@ -333,7 +335,8 @@ def _criterion(attribute: str, argument: str | None, conn: Connection | None, di
     if name in ("address", "localaddress"):
         _address_criterion(None, argument, directive)
     if name == "localport" and not (argument.isdigit() and int(argument) <= 65535):
-        raise EditError(f"{directive.where}: Match LocalPort '{argument}' is not a port number (service names are not resolved here)")
+        raise EditError(f"{directive.where}: Match LocalPort '{argument}' is not a port number "
+                        f"(service names are not resolved here)")
     if conn is None:
         return False
     if name == "invalid-user":
@@ -447,6 +450,10 @@ class SshdConfig:
         return SshdConfig(self.main, {**self.files, **changes}, self.expansions, self.release)
 
 
+def _too_deep(path: str) -> EditError:
+    return EditError(f"{path}: Include nested deeper than {MAX_INCLUDE_DEPTH} (sshd: Too many recursive configuration includes)")
+
+
 def load(main: str, read: Callable[[str], str], expand: Callable[[str], list[str]], release: str | None = None) -> SshdConfig:
     """Read the main file and everything it includes, the way sshd finds them.
 
@@ -458,7 +465,7 @@ def load(main: str, read: Callable[[str], str], expand: Callable[[str], list[str
 
     def visit(path: str, stack: tuple[str, ...]) -> None:
         if len(stack) > MAX_INCLUDE_DEPTH + 1:
-            raise EditError(f"{path}: Include nested deeper than {MAX_INCLUDE_DEPTH} (sshd: Too many recursive configuration includes)")
+            raise _too_deep(path)
         if path in stack[:-1]:
             raise EditError(f"{path}: includes itself (via {' -> '.join(stack)}); sshd would recurse until it fails")
         if path not in files:
@@ -522,7 +529,7 @@ class _Pass:
 
     def _file(self, path: str, gate: bool | None, match_only: bool, depth: int) -> Iterator[Event]:
         if depth > MAX_INCLUDE_DEPTH:
-            raise EditError(f"{path}: Include nested deeper than {MAX_INCLUDE_DEPTH} (sshd: Too many recursive configuration includes)")
+            raise _too_deep(path)
         for _, directive in self.config.directives(path):
             if directive is None:
                 continue
@@ -733,11 +740,14 @@ def _check_editable(directive_or_path, allowed: Callable[[str], bool], what: str
         raise EditError(f"{where}: {what}, but this step may not edit {path}; change it by hand")
 
 
-def _comment_out_lines(config: SshdConfig, specs: Iterable[str], conn: Connection, allowed, keyword: str, wanted: str) -> dict[str, str]:
+def _comment_out_lines(config: SshdConfig, specs: Iterable[str], conn: Connection, allowed: Callable[[str], bool],
+                       keyword: str, wanted: str) -> dict[str, str]:
     """Texts with every line equal to a spec commented out where it applies to conn."""
     texts = dict(config.files)
     for spec in specs:
         target = _spec(spec)
+        if target.name in ("include", "match"):
+            raise EditError(f"comment_out may not name an {target.keyword} line ({spec.strip()}): it changes what sshd reads")
         if target.name == keyword.lower() and [canonical(keyword, a) for a in target.args] == [wanted]:
             raise EditError(f"comment_out names the wanted line itself ({spec.strip()}): the plan would undo itself")
         for directive in _applying(config, conn):
@@ -784,6 +794,34 @@ def plan_effective(config: SshdConfig, keyword: str, value: str, conn: Connectio
     if canonical(keyword, after.value) != wanted:
         raise EditError(f"{keyword} {value} could not be made effective for {conn.label()}: {after.describe()}")
     return {path: text for path, text in texts.items() if text != config.files[path]}
+
+
+def revert(before: Mapping[str, str], applied: Mapping[str, str], current: Mapping[str, str]) -> dict[str, str]:
+    """{path: text} that undoes an applied plan (P4/C5): each planned file back as it was, nothing else.
+
+    `before` holds the planned files' texts before the plan, `applied` the
+    plan itself, `current` the files now.  A file that changed since the
+    plan was applied is refused: someone else edited it, and restoring
+    would undo that too.  A file already back as it was is left out.
+    """
+    undo = {}
+    for path, text in applied.items():
+        if current.get(path) == before[path]:
+            continue
+        if current.get(path) != text:
+            raise EditError(f"{path}: changed since root login was opened; restore it by hand (the backup holds the old text)")
+        undo[path] = before[path]
+    return undo
+
+
+def parse_sshd_t(output: str) -> dict[str, str]:
+    """`sshd -T` output as {keyword: first value line}, keywords lowercase as sshd prints them."""
+    values: dict[str, str] = {}
+    for line in output.splitlines():
+        keyword, _, value = line.strip().partition(" ")
+        if keyword:
+            values.setdefault(keyword.lower(), value)
+    return values
 
 
 def explain(config: SshdConfig, keyword: str, conn: Connection) -> str:

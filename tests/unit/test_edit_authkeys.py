@@ -146,7 +146,8 @@ def test_parse_options_refuses_what_sshd_refuses(options, reason):
 
 
 def test_parse_options_several_permitopen_and_expiry_are_allowed():
-    assert len(parse_options('permitopen="a:1",permitopen="[::1]:2",permitlisten="8080",expiry-time="20991231",expiry-time="209912312359"')) == 5
+    text = 'permitopen="a:1",permitopen="[::1]:2",permitlisten="8080",expiry-time="20991231",expiry-time="209912312359"'
+    assert len(parse_options(text)) == 5
 
 
 # ---- key lines as sshd finds the key ---------------------------------------------------------
@@ -156,7 +157,8 @@ SK_ECDSA = f"sk-ecdsa-sha2-nistp256@openssh.com {blob(b'ske', b'sk-ecdsa-sha2-ni
 CERT = f"ssh-ed25519-cert-v01@openssh.com {blob(b'new', b'ssh-ed25519-cert-v01@openssh.com')} cert"
 
 
-@pytest.mark.parametrize("line", [SK, SK_ECDSA, CERT, f"rsa-sha2-256 {blob(b'rsa', b'ssh-rsa')}", f"ED25519 {blob(b'new')} short name"])
+@pytest.mark.parametrize("line", [SK, SK_ECDSA, CERT, f"rsa-sha2-256 {blob(b'rsa', b'ssh-rsa')}",
+                                  f"ED25519 {blob(b'new')} short name"])
 def test_parse_key_line_key_types(line):
     key = parse_key_line(line)
     assert key is not None and key.options is None
@@ -223,7 +225,8 @@ def test_merge_without_existing_options_is_the_required_text():
 
 
 def test_merge_skips_what_the_line_already_restricts():
-    assert merge_options("restrict", OPTIONS) == 'restrict,command="rsync --server -vlogDtpr --delete . /home/",from="ika-itpass.scitec.kobe-u.ac.jp"'
+    assert merge_options("restrict", OPTIONS) == (
+        'restrict,command="rsync --server -vlogDtpr --delete . /home/",from="ika-itpass.scitec.kobe-u.ac.jp"')
 
 
 def test_merge_re_restricts_what_the_line_re_enabled():
@@ -268,7 +271,8 @@ VALUED = {"command": ['command="rsync --server -vlogDtpr . /home/"', 'command="e
 def option_sets(draw):
     """A valid options field: flags in any order, at most one value per single-valued option."""
     flags = draw(st.lists(st.sampled_from(FLAG_OPTIONS), max_size=4))
-    valued = [draw(st.sampled_from(VALUED[name])) for name in draw(st.lists(st.sampled_from(sorted(VALUED)), unique=True, max_size=3))]
+    names = draw(st.lists(st.sampled_from(sorted(VALUED)), unique=True, max_size=3))
+    valued = [draw(st.sampled_from(VALUED[name])) for name in names]
     return ",".join(draw(st.permutations(flags + valued)))
 
 

@@ -222,7 +222,8 @@ def test_other_classes():
 
 def test_log_file_lines():
     log = ["2026/12/01 21:00:00 [4242] building file list\n", "2026/12/01 21:00:00 [4242] *deleting   old\n",
-           "2026/12/01 21:00:00 [4242] >f+++++++++ a/b c\n", "2026/12/01 21:00:01 [4242] sent 10 bytes  received 5 bytes  total size 3\n"]
+           "2026/12/01 21:00:00 [4242] >f+++++++++ a/b c\n",
+           "2026/12/01 21:00:01 [4242] sent 10 bytes  received 5 bytes  total size 3\n"]
     summary = summarize(log)
     assert summary.deletions == 1 and summary.first_deletions == ["old"] and summary.examples["sent"] == ["a/b c"]
 

@@ -103,7 +103,8 @@ def test_set_option_keeps_trailing_comment():
 
 def test_set_option_inserts_before_first_include():
     text = "# head\nInclude /etc/ssh/sshd_config.d/*.conf\nUsePAM yes\n"
-    assert set_option(text, "PermitRootLogin", "no") == "# head\nPermitRootLogin no\nInclude /etc/ssh/sshd_config.d/*.conf\nUsePAM yes\n"
+    wanted = "# head\nPermitRootLogin no\nInclude /etc/ssh/sshd_config.d/*.conf\nUsePAM yes\n"
+    assert set_option(text, "PermitRootLogin", "no") == wanted
 
 
 @pytest.mark.parametrize("keyword", ["", "Permit Root", "a=b", "Match"])
@@ -337,7 +338,8 @@ def test_undecidable_block_after_the_deciding_one_does_not_matter():
     assert prl(files, Connection("root", "old", "192.0.2.9")) == "yes"
 
 
-@pytest.mark.parametrize("header", ["Match", "Match User", "Match all User root", "Match Color red", "Match Address 192.0.2.1/24"])
+@pytest.mark.parametrize("header", ["Match", "Match User", "Match all User root", "Match Color red",
+                                    "Match Address 192.0.2.1/24"])
 def test_bad_match_line_is_refused(header):
     with pytest.raises(EditError):
         prl({MAIN: f"{header}\n  PermitRootLogin yes\n"})
@@ -482,7 +484,8 @@ def test_plan_edits_main_before_the_include():
 
 
 def test_plan_edits_the_matching_match_block_line():
-    files = {MAIN: "PermitRootLogin yes\nMatch User bob\n  PermitRootLogin yes\nMatch Address 192.0.2.0/24\n  PermitRootLogin no\n"}
+    files = {MAIN: "PermitRootLogin yes\nMatch User bob\n  PermitRootLogin yes\n"
+                   "Match Address 192.0.2.0/24\n  PermitRootLogin no\n"}
     out = plan(files)
     assert out == {MAIN: files[MAIN].replace("  PermitRootLogin no", "  PermitRootLogin prohibit-password")}
 
@@ -607,7 +610,8 @@ def _aligned(old: list, new: list) -> tuple[list, int | None]:
     assert len(new) == len(old) + 1, (old, new)
     def cost(k):
         return sum(a != b for a, b in zip(old, new[:k] + new[k + 1:]))
-    k = min((k for k in range(len(new)) if (parse_directive(new[k]) or parse_directive("x y")).name == "permitrootlogin"), key=cost)
+    candidates = [k for k in range(len(new)) if (parse_directive(new[k]) or parse_directive("x y")).name == "permitrootlogin"]
+    k = min(candidates, key=cost)
     return new[:k] + new[k + 1:], k
 
 
@@ -664,3 +668,27 @@ def test_property_plan_makes_the_value_effective_keeps_the_rest_and_is_idempoten
     check_other_connections(files, result, out, wanted,
                             lambda c: effective(config, "PermitRootLogin", c),
                             lambda c: effective(from_files(result), "PermitRootLogin", c))
+
+
+def test_plan_refuses_comment_out_of_include_or_match():
+    with pytest.raises(EditError):
+        plan({MAIN: DEBIAN_MAIN}, comment_out=["Include /etc/ssh/sshd_config.d/*.conf"])
+
+
+def test_revert_restores_planned_files_only_and_refuses_foreign_edits():
+    from fabfile.edit.sshd import revert
+
+    files = {MAIN: DEBIAN_MAIN, DROPIN: "PermitRootLogin no\n"}
+    applied = plan(files, "yes")
+    before = {path: files[path] for path in applied}
+    assert revert(before, applied, {**files, **applied}) == {DROPIN: "PermitRootLogin no\n"}
+    assert revert(before, applied, files) == {}  # already back: nothing to do
+    with pytest.raises(EditError, match=DROPIN):
+        revert(before, applied, {**files, DROPIN: "PermitRootLogin yes\nX11Forwarding no\n"})
+
+
+def test_parse_sshd_t():
+    from fabfile.edit.sshd import canonical, parse_sshd_t
+
+    values = parse_sshd_t("port 22\npermitrootlogin without-password\nsubsystem sftp /usr/lib/openssh/sftp-server\n")
+    assert canonical("PermitRootLogin", values["permitrootlogin"]) == "prohibit-password" and values["port"] == "22"

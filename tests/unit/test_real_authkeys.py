@@ -69,8 +69,8 @@ class Server:
              '&& ip link set lo up && echo ready && exec sleep 3600', "sh", str(self.etc), str(passwd)],
             stdout=subprocess.PIPE, text=True)
         assert self.holder.stdout.readline().strip() == "ready"
-        self.sshd = subprocess.Popen(self._enter(*debfiles.program(tree, "usr/sbin/sshd"), "-D", "-e", "-f", "/etc/ssh/sshd_config"),
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sshd = [*debfiles.program(tree, "usr/sbin/sshd"), "-D", "-e", "-f", "/etc/ssh/sshd_config"]
+        self.sshd = subprocess.Popen(self._enter(*sshd), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self._wait_listening()
 
     def _enter(self, *argv: str) -> list[str]:

@@ -65,7 +65,8 @@ class Etc:
             target.write_text(text)
 
     def value(self, conn) -> str:
-        return canonical("PermitRootLogin", debfiles.sshd_effective(self.tree, self.dir, conn.user, conn.host, conn.addr)["permitrootlogin"])
+        values = debfiles.sshd_effective(self.tree, self.dir, conn.user, conn.host, conn.addr)
+        return canonical("PermitRootLogin", values["permitrootlogin"])
 
     def syntax_ok(self) -> subprocess.CompletedProcess:
         return debfiles.sshd_test(self.tree, self.dir, "-t", "-f", "/etc/ssh/sshd_config")
