@@ -82,6 +82,9 @@ def program(tree: Path, relative: str) -> list[str]:
     if not path.exists():
         pytest.skip(f"{relative} is not in {tree}")
     env_path = ":".join(_lib_dirs(tree) + [os.environ.get("LD_LIBRARY_PATH", "")]).strip(":")
+    loader = tree / "usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
+    if loader.exists():  # the tree brings its own libc (another release): run through its own loader
+        return [str(loader), "--library-path", ":".join(_lib_dirs(tree)), str(path)]
     return ["env", f"LD_LIBRARY_PATH={env_path}", str(path)]
 
 
@@ -137,4 +140,60 @@ def bind_tools() -> Path:
     result = subprocess.run([*program(tree, "usr/bin/named-checkzone"), "-v"], capture_output=True, text=True)
     if result.returncode != 0:
         pytest.skip(f"the unpacked named-checkzone does not run here: {(result.stderr or result.stdout).strip()[:200]}")
+    return tree
+
+
+def _apt_options(suite: str) -> list[str]:
+    """apt-get options for `suite` of this machine's Debian mirror, with a private state under CACHE."""
+    base = CACHE / f"apt-{suite}"
+    options = [f"-o Dir::Etc::SourceList=/dev/null", f"-o Dir::Etc::SourceParts={base}/sources",
+               f"-o Dir::State::Lists={base}/lists", f"-o Dir::Cache={base}/cache", "-o APT::Sandbox::User=root"]
+    options = [part for option in options for part in option.split(" ", 1)]
+    if (base / ".updated").exists():
+        return options
+    uris = [line.split()[1] for src in sorted(Path("/etc/apt/sources.list.d").glob("*.sources"))
+            for line in src.read_text().splitlines() if line.startswith("URIs:")]
+    mirror = next((uri for uri in uris if uri.rstrip("/").endswith("/debian")), None)
+    if mirror is None:
+        pytest.skip(f"no Debian mirror in this machine's apt sources: cannot fetch {suite}")
+    for sub in ("sources", "lists/partial", "cache/archives/partial"):
+        (base / sub).mkdir(parents=True, exist_ok=True)
+    (base / "sources" / f"{suite}.sources").write_text(
+        f"Types: deb\nURIs: {mirror}\nSuites: {suite}\nComponents: main\n"
+        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n")
+    result = subprocess.run(["apt-get", *options, "update"], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"apt-get update for {suite} failed: {(result.stderr.strip().splitlines() or ['no output'])[-1]}")
+    (base / ".updated").touch()
+    return options
+
+
+def unpacked_from(suite: str | None, *specs: str) -> Path:
+    """unpacked() for another suite of the same mirror (e.g. "trixie", with its own libc6 in the tree)
+    and/or pinned versions ("rsync=3.2.7-1+deb12u6"); cached, skipped with the reason when apt cannot fetch."""
+    key = hashlib.sha256(f"{suite} {' '.join(sorted(specs))}".encode()).hexdigest()[:12]
+    tree = CACHE / f"tree-{suite or 'pinned'}-{key}"
+    if (tree / ".complete").exists():
+        return tree
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        options = _apt_options(suite) if suite else []
+        downloads = CACHE / f"downloads-{suite or 'pinned'}"
+        downloads.mkdir(exist_ok=True)
+        tmp = tree.with_name(tree.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        for spec in specs:
+            name, _, version = spec.partition("=")
+            pattern = f"{name}_{version.replace(':', '%3a') or '*'}_*.deb"
+            if not list(downloads.glob(pattern)):
+                result = subprocess.run(["apt-get", *options, "download", spec], cwd=downloads, capture_output=True, text=True)
+                if result.returncode != 0:
+                    reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
+                    pytest.skip(f"apt-get download {spec} ({suite or 'this release'}) failed: {reason}")
+            subprocess.run(["dpkg-deb", "-x", str(sorted(downloads.glob(pattern))[-1]), str(tmp)], check=True)
+        (tmp / ".complete").write_text(" ".join(specs) + "\n")
+        shutil.rmtree(tree, ignore_errors=True)
+        tmp.rename(tree)
     return tree
