@@ -409,3 +409,22 @@ def table(results: list[Check]) -> str:
     lines.append("")
     lines.append(f"{len(results)} check(s), {failed} FAIL" if failed else f"{len(results)} check(s), all OK")
     return "\n".join(lines)
+
+
+def soa(server_address: str, zone: str, timeout: float = 5, *, port: int = 53) -> tuple[int, int] | None:
+    """(serial, TTL) of `zone`'s SOA as the server answers it (authoritative), or None when it does not."""
+    import dns.exception
+    import dns.flags
+    import dns.message
+    import dns.query
+    import dns.rdatatype
+
+    query = dns.message.make_query(zone.rstrip(".") + ".", dns.rdatatype.SOA)
+    try:
+        response, _ = dns.query.udp_with_fallback(query, server_address, timeout=timeout, port=port)
+    except (OSError, dns.exception.DNSException):
+        return None
+    for rrset in response.answer:
+        if rrset.rdtype == dns.rdatatype.SOA and response.flags & dns.flags.AA:
+            return rrset[0].serial, rrset.ttl
+    return None

@@ -103,6 +103,22 @@ class Files:
             return []
         return sorted(entries, key=lambda e: e.filename if attrs else e)
 
+    def glob(self, pattern: str) -> list[str]:
+        """The paths glob(3) gives for an absolute pattern on the host (as sshd's Include finds files), byte-sorted."""
+        from .edit.sshd import glob_paths
+
+        parts = pattern.strip("/").split("/")
+        found = ["/"]
+        for depth, part in enumerate(parts):
+            magic = any(ch in part for ch in "*?[")
+            level = []
+            for base in found:
+                prefix = base.rstrip("/") + "/"
+                names = self.listdir(base) if magic else ([part] if self.exists(prefix + part) else [])
+                level += [prefix + name for name in names]
+            found = level if not magic else glob_paths("/" + "/".join(parts[:depth + 1]), level)
+        return sorted(found, key=lambda p: p.encode("utf-8", "surrogateescape"))
+
     def read_bytes(self, path: str) -> bytes:
         alias = self.host.alias
         try:

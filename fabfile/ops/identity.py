@@ -26,20 +26,11 @@ The pure helpers at the top import no Fabric (unit-tested on strings).
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
-import re
-import shlex
 from dataclasses import dataclass
 
-from ..edit import line_body, split_lines_keepends
-from ..edit.identity import identity_mapping, swap_tokens
-from ..edit.zone import bump_serial
+from ..edit.identity import identity_mapping, is_leftover, reference_mapping, reverse_name, site_domains, swap_text  # noqa: F401 (re-exported)
 
 STEP = "C8"
-
-
-# ---- pure helpers ---------------------------------------------------------
 
 
 def mapping_for(settings) -> dict[str, str]:
@@ -48,145 +39,8 @@ def mapping_for(settings) -> dict[str, str]:
     return identity_mapping(old.before.as_dict(), old.after.as_dict(), new.before.as_dict(), new.after.as_dict())
 
 
-def reverse_name(ip: str) -> str:
-    return ipaddress.ip_address(ip).reverse_pointer + "."
-
-
-def _absolute(name: str, origin: str | None) -> str | None:
-    if name == "@":
-        return origin
-    if name.endswith("."):
-        return name
-    return f"{name}.{origin}" if origin else None
-
-
-def _relative_or_absolute(target: str, origin: str | None, was_relative: bool) -> str:
-    if was_relative and origin and target.lower().endswith("." + origin.lower()):
-        return target[: -len(origin) - 1]
-    return target
-
-
-def swap_reverse_owners(text: str, mapping: dict[str, str], origin: str | None) -> str:
-    """Swap owner names that are reversed mapped IPv4 addresses (`21` <-> `22` in a .rev zone).
-
-    Only owners (a name in column 0) are touched; `$ORIGIN` lines are followed.
-    A line whose owner is relative while no origin is known stays as it is.
-    """
-    rev = {}
-    for source, target in mapping.items():
-        try:
-            if ipaddress.ip_address(source).version == 4 and ipaddress.ip_address(target).version == 4:
-                rev[reverse_name(source).lower()] = reverse_name(target)
-        except ValueError:
-            continue
-    if not rev:
-        return text
-    lines = split_lines_keepends(text)
-    for index, raw in enumerate(lines):
-        content, ending = line_body(raw)
-        if not content or content[0] in " \t;":
-            continue
-        first = content.split(None, 1)[0]
-        if first.upper() == "$ORIGIN":
-            rest = content.split(None, 2)
-            if len(rest) > 1:
-                origin = _absolute(rest[1].split(";")[0].strip(), origin) or origin
-            continue
-        if first.startswith("$"):
-            continue
-        absolute = _absolute(first, origin)
-        if absolute is None or absolute.lower() not in rev:
-            continue
-        target = _relative_or_absolute(rev[absolute.lower()], origin, not first.endswith(".") and first != "@")
-        lines[index] = target + content[len(first):] + ending
-    return "".join(lines)
-
-
-ADDRESS_TYPES = {"A", "AAAA", "PTR"}
-CLASSES = {"IN", "CH", "HS", "CS"}
-_TTL_TOKEN = re.compile(r"^\d+[smhdwSMHDW]?(?:\d+[smhdwSMHDW])*$")
-
-
-def reference_mapping(mapping: dict[str, str]) -> dict[str, str]:
-    """The part of the mapping for names *referred to* (MX, NS, CNAME, SOA data).
-
-    A name that still exists after the swap keeps meaning the same role:
-    `MX 10 itpass.` means the service, which is new afterwards, so it stays.
-    A name that disappears (`ika-itpass`) follows its machine. Addresses are
-    not references.
-    """
-    targets = set(mapping.values())
-    return {k: v for k, v in mapping.items() if k not in targets and not _IS_IP(k)}
-
-
-def _IS_IP(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-        return True
-    except ValueError:
-        return False
-
-
-def _split_comment(content: str) -> tuple[str, str]:
-    quoted = False
-    for index, char in enumerate(content):
-        if char == '"':
-            quoted = not quoted
-        elif char == ";" and not quoted:
-            return content[:index], content[index:]
-    return content, ""
-
-
-def swap_zone(text: str, mapping: dict[str, str]) -> str:
-    """Swap a zone file record by record (see reference_mapping).
-
-    Owners and the data of A/AAAA/PTR records get the whole mapping (the
-    record `itpass A .22` becomes `old-itpass A .21`); the data of other
-    records only the names that disappear. Comments and directives stay.
-    """
-    reference = reference_mapping(mapping)
-    lines = split_lines_keepends(text)
-    depth, rtype = 0, None
-    for index, raw in enumerate(lines):
-        content, ending = line_body(raw)
-        code, comment = _split_comment(content)
-        if depth > 0:  # continuation of a record in parentheses
-            data_map = mapping if rtype in ADDRESS_TYPES else reference
-            new_code = swap_tokens(code, data_map)
-            depth += code.count("(") - code.count(")")
-        elif not code.strip() or code.lstrip().startswith("$"):
-            continue
-        else:
-            fields = list(re.finditer(r"\S+", code))
-            position = 0
-            owner = ""
-            if not code[0].isspace():
-                owner = fields[0].group()
-                position = 1
-            while position < len(fields) and (fields[position].group().upper() in CLASSES or _TTL_TOKEN.match(fields[position].group())):
-                position += 1
-            if position >= len(fields):
-                continue
-            rtype = fields[position].group().upper()
-            head_end = fields[position].end()
-            head, data = code[:head_end], code[head_end:]
-            if owner:
-                head = swap_tokens(owner, mapping) + head[len(owner):]
-            data = swap_tokens(data, mapping if rtype in ADDRESS_TYPES else reference)
-            new_code = head + data
-            depth = code.count("(") - code.count(")")
-        lines[index] = new_code + comment + ending
-    return "".join(lines)
-
-
-def swap_text(text: str, mapping: dict[str, str], *, zone: bool, origin: str | None = None, today: datetime.date | None = None) -> str:
-    """The swapped text; a zone file record-aware (swap_zone + reverse owners) with its serial bumped if changed."""
-    if not zone:
-        return swap_tokens(text, mapping)
-    after = swap_reverse_owners(swap_zone(text, mapping), mapping, origin)
-    if after != text:
-        after = bump_serial(after, today or datetime.date.today())
-    return after
+def site_fqdns(settings) -> list[str]:
+    return [i.fqdn for spec in settings.hosts.values() for i in (spec.before, spec.after) if i.fqdn]
 
 
 @dataclass
@@ -279,7 +133,7 @@ def _swap_one(step, host, records, path, mapping, zones) -> bool:
     def swap_zone_text(text):
         zone["name"] = zone_name(text, path, context.named_conf)
         origin = zone["name"] if zone["name"].endswith(".") else zone["name"] + "."
-        return swap_text(text, mapping, zone=True, origin=origin, today=context.today)
+        return swap_text(text, mapping, zone=True, origin=origin, today=context.today, name=path)
 
     return host.edit(path, _transform_for(host, records, path, swap_zone_text), validate=lambda: checkzone(zone["name"])).changed
 
@@ -344,7 +198,8 @@ def leftovers(step, host) -> list[tuple[str, int, str]]:
     result = host.probe(leftover_command(cfg.leftover_search, cfg.leftover_names, BACKUP_GLOBS))
     if result.exited not in (0, 1):
         host.say(f"leftover search: grep exit {result.exited}: {(result.stderr or '').strip().splitlines()[:1]}")
-    hits = parse_grep(result.stdout)
+    domains = site_domains(site_fqdns(step.settings))
+    hits = [h for h in parse_grep(result.stdout) if is_leftover(h[2], cfg.leftover_names, domains)]  # the swap's own rule
     names = ", ".join(cfg.leftover_names)
     if not hits:
         host.say(f"leftover search: no {names} under {cfg.leftover_search}")

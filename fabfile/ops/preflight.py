@@ -281,28 +281,32 @@ def admin_path(ctx) -> list[Check]:
 
 
 def effective_word(value: str) -> str:
-    from ..edit.sshd import normal_value
+    from ..edit.sshd import canonical
 
-    return normal_value("permitrootlogin", value)
+    return canonical("permitrootlogin", value)
 
 
 def old_to_new(ctx) -> list[Check]:
     """What new's sshd would do for old's root (before P1: refused is fine; P1 opens it), and old's key is authorised."""
     from .authkeys import holds_blob
-    from .sshd import effective, old_connection
+    from .sshd import effective, old_connection, read_config
 
     s = ctx.settings
     old, new = ctx.host_or_none(s.by_role("old").alias), ctx.host_or_none(s.by_role("new").alias)
     if old is None or new is None:
         return []
-    conn = old_connection(s)
+    config = read_config(new, s.root_login.sshd_config)
+    conn = old_connection(s, config, new)
     now = effective(new, conn)
+    after = _after_p1(config, conn, s)
     blob = _root_public_blob(old)
     keys = "/root/.ssh/authorized_keys"
     authorised = blob is not None and new.exists(keys) and holds_blob(new.read_text(keys), blob)
-    denied = _denied(new, conn)
-    return [row("old->new", new.alias, f"sshd lets root from {conn['addr']} in once P1 opens it", f"PermitRootLogin now {now}; {denied or 'no Allow/Deny rule against it'}",
-                not denied, "remove the AllowUsers/DenyUsers/AllowGroups rule that refuses root from old (sshd -T -C shows it)"),
+    denied = _denied(new, conn.spec())
+    ok = not denied and not after.startswith("refused")
+    return [row("old->new", new.alias, f"sshd lets root from {conn.addr} in once P1 opens it",
+                f"PermitRootLogin now {now}, after P1 {after}; {denied or 'no Allow/Deny rule against it'}", ok,
+                "remove the AllowUsers/DenyUsers rule that refuses root from old, or fix what P1 refuses (shown above)"),
             row("old->new", new.alias, f"old's root key in new's {keys}", "yes" if authorised else "no", authorised,
                 f"append old's /root/.ssh/id_*.pub to new's {keys}")]
 
@@ -319,8 +323,20 @@ def _root_public_blob(old) -> str | None:
     return None
 
 
-def _denied(host, conn: dict) -> str:
-    spec = ",".join(f"{k}={v}" for k, v in conn.items())
+def _after_p1(config, conn, s) -> str:
+    """What sshd would say for old once P1's plan is applied (pure: the planner and resolver, nothing written)."""
+    from ..edit import EditError
+    from ..edit import sshd as sshd_edit
+
+    try:
+        plan = sshd_edit.plan_effective(config, "PermitRootLogin", s.root_login.permit_root_login, conn, s.root_login.comment_out,
+                                        editable=lambda path: path.startswith("/etc/ssh/"))
+    except EditError as exc:
+        return f"refused: {exc}"
+    return sshd_edit.effective(config.with_texts(plan), "PermitRootLogin", conn) or "default"
+
+
+def _denied(host, spec: str) -> str:
     out = host.probe(["/usr/sbin/sshd", "-T", "-C", spec]).stdout.lower().splitlines()
     values = {line.split(" ", 1)[0]: line.split(" ", 1)[1] if " " in line else "" for line in out}
     if "root" in values.get("denyusers", "").split():

@@ -1,14 +1,17 @@
 """Root login on new (P1/C1 open, P4/C5 restore), proven by what sshd itself says.
 
 sshd takes the first value it reads for PermitRootLogin, across its
-`Include`d drop-ins and the `Match` blocks that apply to a connection. So
-opening root login for old is: read the configuration as sshd does
-(main file and includes), edit the file and line where the effective value
-for old's connection lives (fabfile/edit/sshd.py plans it), validate with
-`sshd -t`, restart, and then ask sshd: `sshd -T -C user=root,host=<old's
-name>,addr=<old's address>` must show the opened value, else the previous
-files go back and the step fails. A fresh login proves the operator is
-not locked out.
+`Include`d drop-ins and the `Match` blocks that hold for a connection. So
+opening root login for old is: read the configuration as sshd does (the
+main file and what its Includes name: fabfile/edit/sshd.py), let the pure
+planner edit the file and line where the effective value for old's
+connection lives (a drop-in, the main file before the Include, a Match
+block), or refuse naming the file and the construct; each file is checked
+with `sshd -t -f`, the set is written all or nothing (a Transaction), the
+whole configuration checked with `sshd -t`, sshd restarted; then sshd must
+say so: `sshd -T -C user=root,host=...,addr=<old's address>,laddr,lport`
+shows the opened value, and a fresh login proves the operator still gets
+in, else the previous files go back and the step fails.
 
 What was opened is journalled as an open exposure (files, backups, their
 sha256 after, the effective value before); closing restores exactly those
@@ -21,95 +24,111 @@ from __future__ import annotations
 
 from ..edit import sshd as sshd_edit
 from ..errors import RemoteError
-from ..exposures import ROOT_LOGIN, close_exposure, open_exposure
-from ..hostfiles import TEMP
+from ..exposures import ROOT_LOGIN, close_exposure, latest, open_exposure
+from ..hostfiles import TEMP, sha256
 from ..services import restart
+from ..transaction import Transaction
 
 SSHD = "/usr/sbin/sshd"
 VALIDATE = [SSHD, "-t", "-f", TEMP]
+KEYWORD = "PermitRootLogin"
 
 
-def old_connection(settings) -> dict[str, str]:
-    """The connection sshd must let in: old's root, from old's name and address (before the swap)."""
-    old = settings.by_role("old")
-    return {"user": "root", "host": old.before.fqdn or old.before.hostname, "addr": old.before.ip or old.address}
+def read_config(host, main: str) -> sshd_edit.SshdConfig:
+    """The configuration as sshd finds it on the host: the main file and everything its Includes name."""
+    return sshd_edit.load(main, host.read_text, host.files.glob)
 
 
-def effective(host, conn: dict[str, str], keyword: str = "permitrootlogin") -> str:
+def old_connection(settings, config=None, new=None) -> sshd_edit.Connection:
+    """The connection sshd must let in: old's root from old's address (before the swap), to new's address and port."""
+    old, spec = settings.by_role("old"), settings.by_role("new")
+    name, addr = old.before.fqdn or old.before.hostname, old.before.ip or old.address
+    laddr = spec.before.ip or None
+    if config is None:
+        return sshd_edit.Connection("root", addr, addr, laddr, spec.port, user_invalid=False)
+    return sshd_edit.peer(config, "root", name, addr, laddr=laddr, lport=spec.port)
+
+
+def effective(host, conn, keyword: str = KEYWORD) -> str:
     """What sshd would apply to `conn` (sshd -T -C), read from the running system's configuration files."""
-    spec = ",".join(f"{k}={v}" for k, v in conn.items())
+    spec = conn.spec() if isinstance(conn, sshd_edit.Connection) else ",".join(f"{k}={v}" for k, v in conn.items())
     result = host.probe([SSHD, "-T", "-C", spec])
     if not result.ok:
         raise RemoteError(f"{host.alias}: `sshd -T -C {spec}` failed ({(result.stderr or '').strip()[:120]}); check sshd_config with sshd -t")
-    for line in result.stdout.splitlines():
-        word, _, value = line.partition(" ")
-        if word.lower() == keyword:
-            return sshd_edit.normal_value(keyword, value.strip())
-    return ""
+    return sshd_edit.canonical(keyword, sshd_edit.parse_sshd_t(result.stdout).get(keyword.lower(), "")) or ""
 
 
-def read_tree(host, main: str) -> dict[str, str]:
-    """The main sshd_config and every file its Includes name (as sshd would find them), as text."""
-    files = {main: host.read_text(main)}
-    for path in sshd_edit.included_paths(files, main, lambda directory: _listing(host, directory)):
-        files.setdefault(path, host.read_text(path))
-    return files
-
-
-def _listing(host, directory: str) -> list[str]:
-    return host.files.listdir(directory)
+def _editable(path: str) -> bool:
+    return path.startswith("/etc/ssh/")
 
 
 def open_root_login(step, host) -> None:
     cfg = step.settings.root_login
-    conn = old_connection(step.settings)
+    config = read_config(host, cfg.sshd_config)
+    conn = old_connection(step.settings, config, host)
     before = effective(host, conn)
-    wanted = sshd_edit.normal_value("permitrootlogin", cfg.permit_root_login)
+    wanted = sshd_edit.canonical(KEYWORD, cfg.permit_root_login)
     if before == wanted:
-        host.say(f"sshd -T for root from {conn['host']} ({conn['addr']}): PermitRootLogin {before}: unchanged")
-        host.record("unchanged", detail=f"PermitRootLogin {before} for old")
+        host.say(f"sshd -T for {conn.label()}: {KEYWORD} {before}: unchanged")
+        host.record("unchanged", detail=f"{KEYWORD} {before} for old")
         return
-    files = read_tree(host, cfg.sshd_config)
-    plan = sshd_edit.plan_permit(files, cfg.sshd_config, conn, cfg.permit_root_login, cfg.comment_out)
-    results = [host.edit(path, lambda _t, text=text: text, validate=VALIDATE) for path, text in plan.items()]
+    host.say(f"sshd -T for {conn.label()}: {KEYWORD} {before}; {sshd_edit.explain(config, KEYWORD, conn)}")
+    plan = sshd_edit.plan_effective(config, KEYWORD, cfg.permit_root_login, conn, cfg.comment_out, editable=_editable)
+    results = _write(step, host, plan)
     if host.dry:
         return
     changed = [r for r in results if r.changed]
-    open_exposure(step, host, ROOT_LOGIN, effective_before=before, conn=conn,
+    open_exposure(step, host, ROOT_LOGIN, effective_before=before, conn=conn.spec(),
                   files=[{"path": r.path, "backup": r.backup, "sha256_after": r.sha256_after} for r in changed])
-    restart_and_prove(step, host, changed, lambda: effective(host, conn) == wanted, f"PermitRootLogin {wanted} for {conn['addr']}")
+    restart_and_prove(step, host, changed, lambda: effective(host, conn) == wanted, f"{KEYWORD} {wanted} for {conn.label()}")
+
+
+def _write(step, host, plan: dict[str, str]) -> list:
+    """The planned files through the edit contract, all or nothing; then the whole configuration passes `sshd -t`."""
+    with Transaction(step, host, list(plan)) as tx:
+        results = []
+        try:
+            for path, text in plan.items():
+                results.append(host.edit(path, lambda _t, text=text: text, validate=VALIDATE))
+            if not host.dry:
+                check = host.probe([SSHD, "-t"])
+                if not check.ok:
+                    raise RemoteError(f"{host.alias}: the configuration with these files fails `sshd -t` ({(check.stderr or '').strip()[:120]})")
+        except BaseException:
+            for result in reversed(results):
+                if result.changed and result.backup:
+                    host.files.restore(result.path, result.backup)
+            tx.rolled_back()
+            raise
+    return results
 
 
 def close_root_login(step, host) -> None:
     """Put back exactly the files the opening changed, from their backups; prove sshd says the value of before."""
-    from ..exposures import latest
-
-    cfg = step.settings.root_login
     opened = latest(step.session.journal.records(), ROOT_LOGIN, host.alias)
     if opened is None or opened.get("state") != "open":
         host.say("root login: not opened by serverswap (or closed already): unchanged")
         host.record("unchanged", detail="root login not open")
         return
-    conn = opened.get("conn") or old_connection(step.settings)
+    conn = opened.get("conn") or old_connection(step.settings).spec()
     results = [_restore(host, item) for item in opened.get("files", [])]
     if host.dry:
         return
     changed = [r for r in results if r is not None]
+    probe_conn = dict(part.split("=", 1) for part in conn.split(","))
     if changed:
-        restart_and_prove(step, host, changed, lambda: effective(host, conn) == opened["effective_before"],
-                          f"PermitRootLogin {opened['effective_before']} again")
-    close_exposure(step, host, ROOT_LOGIN, detail=f"PermitRootLogin {effective(host, conn)} for {conn['addr']} ({cfg.sshd_config} as before)")
+        restart_and_prove(step, host, changed, lambda: effective(host, probe_conn) == opened["effective_before"],
+                          f"{KEYWORD} {opened['effective_before']} again")
+    close_exposure(step, host, ROOT_LOGIN, detail=f"{KEYWORD} {effective(host, probe_conn)} for {probe_conn.get('addr')} (as before)")
 
 
 def _restore(host, item: dict):
-    """One file back from its backup, through the edit contract (diff, backup of the current, sshd -t)."""
+    """One file back from its backup through the edit contract (diff, backup of the current, sshd -t); None if already so."""
     path, backup = item["path"], item.get("backup")
     if not backup or not host.exists(backup):
         raise RemoteError(f"{host.alias}: the backup {backup} of {path} is gone; restore {path} by hand (sshd -T must say what it said before)")
     original = host.read_text(backup)
     current = host.read_bytes(path)
-    from ..hostfiles import sha256
-
     if sha256(current) != item.get("sha256_after") and current.decode("utf-8", "surrogateescape") != original:
         raise RemoteError(f"{host.alias}: {path} changed since serverswap opened root login (not the file it wrote); "
                           f"compare it with {backup} and restore by hand, then run the step again")
@@ -120,7 +139,7 @@ def _restore(host, item: dict):
 def restart_and_prove(step, host, changed, proven, what: str) -> None:
     """Restart sshd; the effect must show in sshd -T and a fresh login must work, else the files go back."""
     restart(host, step.settings.root_login.restart)
-    if proven() and fresh_login_works(step, host):
+    if proven() and step.session.fresh_login(host.spec, host.address):
         host.say(f"sshd restarted; sshd -T shows {what}; a fresh login works")
         return
     host.say(f"sshd -T does not show {what}, or a fresh login FAILED: putting the previous files back")
@@ -130,7 +149,3 @@ def restart_and_prove(step, host, changed, proven, what: str) -> None:
     restart(host, step.settings.root_login.restart)
     raise RemoteError(f"{host.alias}: after the restart sshd did not show {what} (or refused a fresh login); "
                       f"the previous files are back; read `sshd -T` and the files, then run the step again")
-
-
-def fresh_login_works(step, host) -> bool:
-    return step.session.fresh_login(host.spec, host.address)

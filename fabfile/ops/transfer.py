@@ -12,11 +12,13 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
+import re
 import shlex
 
 from invoke.exceptions import Exit
 
 from ..commands import Script
+from ..edit import rsynclog
 from ..edit.rsynclog import summarize
 from ..errors import RemoteError
 
@@ -32,11 +34,18 @@ def ssh_command(settings) -> str:
     return f"{cfg.ssh} -o ServerAliveInterval={operator.keepalive} -o ServerAliveCountMax={count}"
 
 
-def rsync_argv(settings, dry: bool, max_delete: int | None = None) -> list[str]:
+def extra_options(settings, new_rsync: tuple[int, ...] | None) -> list[str]:
+    """What the tool adds to rsync.options: --sparse (holes kept on new, if new's rsync allows it with the
+    other options) and --itemize-changes (every line says its kind, so the summary checks counts against --stats)."""
+    base = ["rsync", *settings.rsync.options, *settings.rsync.real_run_options]
+    return rsynclog.sparse_option(base, new_rsync) + rsynclog.itemize_option(base)
+
+
+def rsync_argv(settings, dry: bool, max_delete: int | None = None, extra=()) -> list[str]:
     cfg = settings.rsync
     new = settings.by_role("new")
     target = new.before.fqdn or new.address
-    argv = ["rsync"] + (["-n"] if dry else []) + list(cfg.options)
+    argv = ["rsync"] + (["-n"] if dry else []) + list(cfg.options) + list(extra)
     argv += ["-e", ssh_command(settings), f"--timeout={settings.operator.stall_timeout}"]
     argv += [f"--exclude={pattern}" for pattern in cfg.excludes]
     if max_delete is not None:
@@ -45,9 +54,26 @@ def rsync_argv(settings, dry: bool, max_delete: int | None = None) -> list[str]:
     return argv
 
 
-def command_id(settings) -> str:
+def command_id(settings, extra=()) -> str:
     """Identity of the transfer (the dry run's command minus -n) to pair a dry run with a real run."""
-    return hashlib.sha256(" ".join(rsync_argv(settings, dry=False)).encode()).hexdigest()[:16]
+    return hashlib.sha256(" ".join(rsync_argv(settings, dry=False, extra=extra)).encode()).hexdigest()[:16]
+
+
+def new_rsync_version(step) -> tuple[int, ...] | None:
+    """The receiving rsync's version (new's), a fact read once."""
+    new = step.on("new")
+
+    def read():
+        result = new.probe(["rsync", "--version"])
+        try:
+            return rsynclog.rsync_version(result.stdout)
+        except Exception:  # noqa: BLE001 - an EditError: no rsync there
+            raise RemoteError(f"{new.alias}: rsync is not installed (or does not answer --version); install rsync on new") from None
+    return new.facts.get("rsync-version", read)
+
+
+def options_for(step) -> list[str]:
+    return extra_options(step.settings, new_rsync_version(step))
 
 
 IN_DIR_TO_LOG = 'cd "$1" && log=$2 && shift 2 && exec "$@" >"$log" 2>&1'
@@ -55,16 +81,16 @@ IN_DIR_TO_LOG = 'cd "$1" && log=$2 && shift 2 && exec "$@" >"$log" 2>&1'
 
 def dry_run(step, old, local_copy: str) -> object:
     cfg = step.settings.rsync
-    argv = rsync_argv(step.settings, dry=True)
+    argv = rsync_argv(step.settings, dry=True, extra=options_for(step))
     old.say(f"rsync dry run: {shlex.join(argv)}  (list kept in {cfg.log})")
     result = old.probe(Script(IN_DIR_TO_LOG, cfg.workdir, cfg.log, *argv))
-    summary = stream_summary(old, cfg.log, local_copy, cfg.deletion_preview)
+    summary = stream_summary(old, cfg.log, local_copy, cfg.deletion_preview, argv)
     if not result.ok:
         raise RemoteError(f"{old.alias}: rsync dry run failed (exit {result.exited}): {'; '.join(summary.errors[:2]) or 'see ' + cfg.log}")
     return summary
 
 
-def stream_summary(old, remote_log: str, local_copy: str, keep: int):
+def stream_summary(old, remote_log: str, local_copy: str, keep: int, argv=()):
     """Summary of the remote log and a local copy of it, streamed: memory does not grow with the log."""
     os.makedirs(os.path.dirname(local_copy) or ".", exist_ok=True)
     with open(local_copy, "w", encoding="utf-8", errors="surrogateescape") as local:
@@ -75,16 +101,18 @@ def stream_summary(old, remote_log: str, local_copy: str, keep: int):
                 local.write(line if line.endswith("\n") else line + "\n")
                 yield line.rstrip("\n")
 
-        return summarize(lines(), keep_deletions=keep)
+        return summarize(lines(), keep_deletions=keep, argv=argv)
 
 
 def accept(step, summary) -> bool:
+    """The summary by message class; each thing the operator must accept (deletions, skipped deletions, vanished files ...) asked."""
     for line in summary.describe():
         step.say(line)
-    if summary.deletions and not step.confirm(f"accept these {summary.deletions} deletions on new?"):
-        step.say("not accepted: add an --exclude to rsync.excludes in hosts.toml, then run the dry run again")
-        return False
-    step.note("rsync dry run accepted", **{MARK: {"command": command_id(step.settings), "deletions": summary.deletions}})
+    for question in summary.needs_acceptance():
+        if not step.confirm(question):
+            step.say("not accepted: add an --exclude to rsync.excludes in hosts.toml (or fix the cause on old), then run the dry run again")
+            return False
+    step.note("rsync dry run accepted", **{MARK: {"command": command_id(step.settings, options_for(step)), "deletions": summary.deletions}})
     return True
 
 
@@ -117,8 +145,31 @@ def protect_new_homes(step, old) -> None:
                           f"add an --exclude for each to rsync.excludes in hosts.toml (nothing was copied)")
 
 
+def stale_transfers(old, log: str) -> list[str]:
+    """rsyncs still running on old from an earlier run (one killed mid-copy): "PID ARGS" lines."""
+    pattern = "^rsync .*[-]-log-file=" + re.escape(log + ".real") + "( |$)"
+    result = old.probe(["pgrep", "-a", "-f", "--", pattern])
+    return [line for line in result.stdout.splitlines() if line.strip()]
+
+
+def stop_stale(step, old) -> None:
+    """Found and reported; stopped only when the operator agrees (a second copy beside it would race it)."""
+    found = stale_transfers(old, step.settings.rsync.log)
+    if not found:
+        return
+    for line in found:
+        old.say(f"an rsync from an earlier run is still running: {line[:160]}")
+    pids = [line.split()[0] for line in found]
+    if not step.dry and not step.confirm(f"stop it (kill -TERM {' '.join(pids)}) before this copy?"):
+        raise RemoteError(f"{old.alias}: an earlier rsync (pid {', '.join(pids)}) still runs; let it end or stop it (kill {' '.join(pids)}), then run the step again")
+    from .sessions import KILL
+
+    old.change(KILL("TERM", pids), what=f"kill -TERM {' '.join(pids)} (the earlier rsync)")
+
+
 def review(step, old, step_id: str) -> None:
     """Dry run, summary, and the operator's acceptance of its deletions (P2, C4); stops if refused."""
+    stop_stale(step, old)
     protect_new_homes(step, old)
     local = os.path.join(step.settings.operator.report_dir, f"rsync-dryrun-{step_id.lower()}.log")
     summary = dry_run(step, old, local)
@@ -128,7 +179,7 @@ def review(step, old, step_id: str) -> None:
 
 
 def accepted_deletions(step) -> int | None:
-    wanted = command_id(step.settings)
+    wanted = command_id(step.settings, options_for(step))
     accepted = None
     for record in step.session.journal.records():
         mark = record.get(MARK)
@@ -137,7 +188,7 @@ def accepted_deletions(step) -> int | None:
     return accepted
 
 
-def real_argv(settings, max_delete: int | None) -> list[str]:
+def real_argv(settings, max_delete: int | None, extra=()) -> list[str]:
     """The real run: the dry run's command without -n, its per-file list kept on old.
 
     `--log-file=LOG.real` keeps the list (one line per file) on old, beside the
@@ -146,9 +197,9 @@ def real_argv(settings, max_delete: int | None) -> list[str]:
     only progress, deletions and --stats come back over SSH.
     """
     cfg = settings.rsync
-    argv = rsync_argv(settings, dry=False, max_delete=max_delete)
-    extra = [f"--log-file={cfg.log}.real"] + list(cfg.real_run_options)
-    return argv[:-3] + extra + argv[-3:]  # before --stats SOURCE DEST
+    argv = rsync_argv(settings, dry=False, max_delete=max_delete, extra=extra)
+    added = [f"--log-file={cfg.log}.real"] + list(cfg.real_run_options)
+    return argv[:-3] + added + argv[-3:]  # before --stats SOURCE DEST
 
 
 IN_DIR_EMPTY_LOG = 'cd "$1" && : >"$2" && shift 2 && exec "$@" 2>&1'
@@ -159,10 +210,11 @@ def real_run(step, old) -> None:
     allowed = accepted_deletions(step)
     if allowed is None:
         raise RemoteError("no accepted dry run of this rsync command: run prep.rsync-dryrun (P2) first")
-    argv = real_argv(step.settings, allowed)
+    argv = real_argv(step.settings, allowed, options_for(step))
     if old.dry:
         old.say(f"dry run: would run: {shlex.join(argv)}")
         return
+    stop_stale(step, old)
     old.say(f"rsync: {shlex.join(argv)}  (list kept in {cfg.log}.real)")
     progress = Progress(old)
     result = old.runner.run(Script(IN_DIR_EMPTY_LOG, cfg.workdir, cfg.log + ".real", *argv), out_stream=progress)

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import datetime
 import posixpath
-import re
+import time
 
-from ..edit import EditError
+from ..edit import namedconf
 from ..edit import zone as zone_edit
 from ..commands import Script
 from ..errors import RemoteError
@@ -23,119 +23,6 @@ from ..services import restart as restart_service
 from ..services import unit
 
 CHECKZONE = "named-checkzone"
-
-
-# ---- pure helpers ----------------------------------------------------------
-
-
-def retime(text: str, ttl: int, today: datetime.date) -> str:
-    """$TTL -> ttl, and the SOA serial bumped only when that changed anything."""
-    changed = zone_edit.set_ttl(text, ttl)
-    if changed == text:
-        return text
-    return zone_edit.bump_serial(changed, today)
-
-
-def _fqdn(name: str, origin: str | None) -> str | None:
-    if name == "@":
-        return origin
-    if name.endswith("."):
-        return name
-    if origin is None:
-        return None
-    return f"{name}.{origin}" if origin != "." else f"{name}."
-
-
-def _strip_comment(line: str) -> str:
-    out, quoted = [], False
-    for ch in line:
-        if ch == '"':
-            quoted = not quoted
-        if ch == ";" and not quoted:
-            break
-        out.append(ch)
-    return "".join(out)
-
-
-def zone_name_in_file(text: str) -> str | None:
-    """The zone a file describes, from its SOA owner and $ORIGIN; None when the file does not say.
-
-    Returned without the trailing dot ("localhost", "0.0.127.in-addr.arpa").
-    """
-    origin: str | None = None
-    owner: str | None = None
-    for raw in text.split("\n"):
-        line = _strip_comment(raw).rstrip()
-        if not line.strip():
-            continue
-        words = line.split()
-        if words[0].upper() == "$ORIGIN" and len(words) > 1:
-            origin = _fqdn(words[1], origin)
-            continue
-        if words[0].startswith("$"):
-            continue
-        if not line[0].isspace():
-            owner = words[0]
-        if any(w.upper() == "SOA" for w in (words[1:] if not line[0].isspace() else words)):
-            name = _fqdn(owner, origin) if owner else origin
-            return name.rstrip(".") or "." if name else None
-    return None
-
-
-def _named_conf_clean(text: str) -> str:
-    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.DOTALL)
-    return "\n".join(re.sub(r'(//|#)[^"\n]*$', "", line) for line in text.split("\n"))
-
-
-def _block_end(text: str, start: int) -> int:
-    depth = 0
-    for index in range(start, len(text)):
-        if text[index] == "{":
-            depth += 1
-        elif text[index] == "}":
-            depth -= 1
-            if depth == 0:
-                return index
-    return len(text)
-
-
-def zones_in_named_conf(text: str) -> dict[str, str]:
-    """{zone file as written: zone name} from named.conf's zone statements, plus the directory."""
-    text = _named_conf_clean(text)
-    found: dict[str, str] = {}
-    for match in re.finditer(r'\bzone\s+"([^"]+)"\s*(?:\w+\s*)?\{', text):
-        body = text[match.end() - 1:_block_end(text, match.end() - 1)]
-        file_match = re.search(r'\bfile\s+"([^"]+)"\s*;', body)
-        if file_match:
-            found[file_match.group(1)] = match.group(1).rstrip(".") or "."
-    return found
-
-
-def named_conf_directory(text: str) -> str | None:
-    match = re.search(r'\bdirectory\s+"([^"]+)"\s*;', _named_conf_clean(text))
-    return match.group(1) if match else None
-
-
-def zone_name_from_named_conf(text: str, path: str) -> str | None:
-    """The zone whose `file` is `path` (absolute, relative to `directory`, or the same basename once)."""
-    zones = zones_in_named_conf(text)
-    directory = named_conf_directory(text) or ""
-    for written, name in zones.items():
-        full = written if written.startswith("/") else posixpath.join(directory, written)
-        if posixpath.normpath(full) == posixpath.normpath(path):
-            return name
-    same_base = [name for written, name in zones.items() if posixpath.basename(written) == posixpath.basename(path)]
-    return same_base[0] if len(same_base) == 1 else None
-
-
-def zone_name(text: str, path: str, named_conf: str | None) -> str:
-    name = zone_name_in_file(text) or (zone_name_from_named_conf(named_conf, path) if named_conf else None)
-    if not name:
-        raise EditError(
-            f"{path}: cannot tell which zone it holds (SOA owner is @, no $ORIGIN, no zone in named.conf names it); "
-            f"add `$ORIGIN zone.name.` at its top"
-        )
-    return name
 
 
 def parse_date(text: str) -> datetime.date:
@@ -150,6 +37,16 @@ def dated_name(name: str, day: datetime.date) -> str:
     return f"{name}-{day:%Y%m%d}"
 
 
+zone_name = zone_edit.zone_name
+retime = zone_edit.retime
+
+
+def zone_name_from_named_conf(text: str, path: str) -> str | None:
+    conf = namedconf.parse(text) if isinstance(text, str) else text
+    declared = conf.zone_for_file(path, basename_fallback=True)
+    return declared.name if declared else None
+
+
 # ---- on a host -------------------------------------------------------------
 
 
@@ -158,10 +55,13 @@ def host_today(host) -> datetime.date:
     return parse_date(host.probe(["date", "+%F"]).stdout)
 
 
-def read_named_conf(step, host) -> str | None:
+def read_named_conf(step, host):
+    """named.conf with every file it includes, parsed as named reads it (None when there is none)."""
     bind = step.settings.bind
     path = posixpath.join(bind.etc_dir, bind.named_conf)
-    return host.read_text(path) if host.exists(path) else None
+    if not host.exists(path):
+        return None
+    return namedconf.parse(host.read_text(path), path, read=host.read_text, glob=host.files.glob, start_dir=bind.etc_dir)
 
 
 def require_checkzone(host) -> None:
@@ -173,21 +73,59 @@ def checkzone(zone: str) -> list[str]:
     return [CHECKZONE, "-q", zone, TEMP]
 
 
-def set_ttl(step, host, ttl: int) -> list:
-    """$TTL -> ttl in every ttl.zone_files under ttl.zone_dir, serials bumped, each checked by named-checkzone."""
+def _includes(host, conf, path: str):
+    """A reader for a zone's $INCLUDE files, as named finds them (relative to its working directory)."""
+    base = conf.cwd if conf is not None else posixpath.dirname(path)
+
+    def read(name: str) -> str | None:
+        full = name if name.startswith("/") else posixpath.join(base, name)
+        return host.read_text(full) if host.exists(full) else None
+    return read, base
+
+
+def plan_ttl(step, host, path: str, ttl: int, conf, today, *, lower: bool):
+    """The TTL plan of one zone file (Z1: lower every TTL above `ttl`; A2: set the default), from the zone model."""
+    text = host.read_text(path)
+    zone = zone_name(text, path, conf)
+    read, base = _includes(host, conf, path)
+    origin = zone if zone.endswith(".") else zone + "."
+    if lower:
+        plan = zone_edit.lower_ttl(text, ttl, today=today, origin=origin, includes=read, name=path)
+    else:
+        plan = zone_edit.set_default_ttl(text, ttl, today=today, origin=origin, includes=read, name=path)
+    files = {(name if name.startswith("/") or name == path else posixpath.join(base, name)): new for name, new in plan.files.items()}
+    return zone, plan, files
+
+
+def set_ttl(step, host, ttl: int, *, lower: bool = True) -> tuple[list, int, list]:
+    """Every ttl.zone_files to `ttl` (all or nothing), each file checked by named-checkzone; (results, largest TTL replaced, zones)."""
+    from ..transaction import Transaction
+
     cfg = step.settings.ttl
-    today = host_today(host)
-    named_conf = read_named_conf(step, host)
+    today, conf = host_today(host), read_named_conf(step, host)
     require_checkzone(host)
-    results = []
-    for name in cfg.zone_files:
-        path = posixpath.join(cfg.zone_dir, name)
-        text = host.read_text(path)
-        zone = zone_name(text, path, named_conf)
-        was = zone_edit.get_ttl(text)
-        host.say(f"{path}: zone {zone}, $TTL {was or '(none)'} -> {ttl}")
-        results.append(host.edit(path, lambda t: retime(t, ttl, today), validate=checkzone(zone)))
-    return results
+    plans = [(posixpath.join(cfg.zone_dir, n),) + plan_ttl(step, host, posixpath.join(cfg.zone_dir, n), ttl, conf, today, lower=lower)
+             for n in cfg.zone_files]
+    replaced, results = 0, []
+    with Transaction(step, host, [p for _, _, _, files in plans for p in files]) as tx:
+        try:
+            for path, zone, plan, files in plans:
+                replaced = max([replaced] + [c.before or 0 for c in plan.lowered])
+                _say_plan(host, path, zone, plan, ttl)
+                results += [host.edit(p, lambda _t, new=new: new, validate=checkzone(zone) if p == path else None) for p, new in files.items()]
+        except BaseException:
+            for result in reversed(results):
+                if result.changed and result.backup:
+                    host.files.restore(result.path, result.backup)
+            tx.rolled_back()
+            raise
+    return results, replaced, [(zone, plan) for _, zone, plan, _ in plans]
+
+
+def _say_plan(host, path: str, zone: str, plan, ttl: int) -> None:
+    lowered = len(plan.lowered)
+    host.say(f"{path}: zone {zone}: {lowered} TTL(s) to {ttl}" + (f", serial {plan.serial[0]} -> {plan.serial[1]}" if plan.serial else "")
+             + (f"; {len(plan.left)} left above it: " + ", ".join(f"{c.owner} {c.rtype} ({c.before} s: {c.reason})" for c in plan.left) if plan.left else ""))
 
 
 def reload_bind(step, host, *, restart: bool = False) -> bool:
@@ -211,28 +149,38 @@ def reload_bind(step, host, *, restart: bool = False) -> bool:
     return True
 
 
-def _seconds(value: str | None) -> int:
-    """A TTL as named reads it ("3600", "1h", "1w2d"); 0 when absent."""
-    if not value:
-        return 0
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    if value.isdigit():
-        return int(value)
-    return sum(int(n) * units[u.lower()] for n, u in re.findall(r"(\d+)([smhdwSMHDW])", value))
-
-
 def apply_ttl(step, host, ttl: int, *, restart: bool = False) -> bool:
-    cfg = step.settings.ttl
-    replaced = max((_seconds(zone_edit.get_ttl(host.read_text(posixpath.join(cfg.zone_dir, n)))) for n in cfg.zone_files), default=0)
-    results = set_ttl(step, host, ttl)
+    """Z1 (lower) or A2 (restore): the TTLs in the files, BIND reloaded, then DNS answers with the new serial and TTL."""
+    lower = not restart
+    results, replaced, zones = set_ttl(step, host, ttl, lower=lower)
     changed = any(r.changed for r in results)
-    if changed and not host.dry and replaced > ttl:
+    if not changed:
+        step.say(f"{step.info.ids[0]}: every zone already has TTL {'<= ' if lower else ''}{ttl} by value: unchanged")
+        return False
+    if not host.dry and lower and replaced > ttl:
         step.note(f"TTL {replaced} s lowered to {ttl} s: caches may keep the old records for {replaced} s", ttl_replaced=replaced, ttl_now=ttl)
-    if changed:
-        reload_bind(step, host, restart=restart)
-    else:
-        step.say(f"{step.info.ids[0]}: every zone file already has $TTL {ttl}: unchanged")
-    return changed
+    if reload_bind(step, host, restart=restart) and not host.dry:
+        prove_served(step, host, zones, ttl, lower)
+    return True
+
+
+def prove_served(step, host, zones, ttl: int, lower: bool) -> None:
+    """What the DNS server answers now: each zone's SOA with the file's new serial and the asked TTL (dnspython)."""
+    from ..checks import soa
+
+    for zone, plan in zones:
+        wanted = plan.serial[1] if plan.serial else None
+        deadline = time.monotonic() + 10
+        while True:
+            seen = soa(host.address, zone, step.settings.checks.timeout)
+            ok = seen is not None and (wanted is None or seen[0] == wanted) and seen[1] <= ttl
+            if ok or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        if not ok:
+            raise RemoteError(f"{host.alias}: the DNS server answers {zone} SOA {seen or 'nothing'}, expected serial {wanted} and TTL "
+                              f"<= {ttl}; check named's log (is the zone loaded?), then run {step.info.ids[0]} again")
+        host.say(f"DNS at {host.address}: {zone} SOA serial {seen[0]}, TTL {seen[1]}")
 
 
 def backup_data(step, host) -> str:

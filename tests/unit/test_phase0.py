@@ -53,29 +53,6 @@ def test_retime_back_to_normal_bumps_again():
     assert "$TTL 3600" in restored and "2009103000" in restored
 
 
-@pytest.mark.parametrize("text, name", [
-    ("$ORIGIN example.org.\n@ IN SOA ns. root. 1 2 3 4 5\n", "example.org"),
-    ("example.org. IN SOA ns. root. 1 2 3 4 5\n", "example.org"),
-    ("$ORIGIN org.\nexample IN SOA ns. root. 1 2 3 4 5\n", "example.org"),
-    ("$ORIGIN 30.133.in-addr.arpa.\n$ORIGIN 109\n@ 3600 IN SOA ns. root. (\n 1 2 3 4 5 )\n", "109.30.133.in-addr.arpa"),
-    ("; comment SOA\n$TTL 300\n@ IN SOA ns. root. 1 2 3 4 5\n", None),
-    ("$TTL 300\nlocalhost IN SOA ns. root. 1 2 3 4 5\n", None),
-    ("$TTL 1\n", None),
-])
-def test_zone_name_in_file(text, name):
-    assert zones.zone_name_in_file(text) == name
-
-
-def test_zone_name_from_named_conf_relative_absolute_and_comments():
-    assert zones.zones_in_named_conf(NAMED_CONF) == {
-        "localhost.zone": "scitec.kobe-u.ac.jp",
-        "/usr/local/bind/etc/namedb/localhost.rev": "109.30.133.in-addr.arpa",
-    }
-    assert zones.zone_name_from_named_conf(NAMED_CONF, "/usr/local/bind/etc/namedb/localhost.zone") == "scitec.kobe-u.ac.jp"
-    assert zones.zone_name_from_named_conf(NAMED_CONF, "/usr/local/bind/etc/namedb/localhost.rev") == "109.30.133.in-addr.arpa"
-    assert zones.zone_name_from_named_conf(NAMED_CONF, "/elsewhere/other.zone") is None
-
-
 def test_zone_name_prefers_the_file_then_named_conf_then_refuses():
     path = "/usr/local/bind/etc/namedb/localhost.zone"
     assert zones.zone_name("$ORIGIN a.example.\n@ IN SOA ns. r. 1 2 3 4 5\n", path, NAMED_CONF) == "a.example"
@@ -140,19 +117,17 @@ class Step:
         self.settings = settings.load(settings.DEFAULT_HOSTS_FILE)
 
 
-def test_set_ttl_validates_each_file_with_its_zone_name():
+def test_plan_ttl_names_each_zone_from_named_conf_and_bumps_the_serial():
+    from fabfile.edit import namedconf
+
     d = "/usr/local/bind/etc/namedb"
-    host = FakeHost(
-        {f"{d}/localhost.zone": LAB_ZONE, f"{d}/localhost.rev": LAB_ZONE.replace("@\tIN", "109.30.133.in-addr.arpa.\tIN"),
-         "/usr/local/bind/etc/named.conf": NAMED_CONF},
-        {"date +%F": (True, "2009-10-23\n"), "named-checkzone": (True, "")},
-    )
-    results = zones.set_ttl(Step(), host, 300)
-    assert [r.changed for r in results] == [True, True]
-    assert host.edits[0][1] == ["named-checkzone", "-q", "scitec.kobe-u.ac.jp", "{temp}"]
-    assert host.edits[1][1] == ["named-checkzone", "-q", "109.30.133.in-addr.arpa", "{temp}"]
-    assert "2009102300" in host.files[f"{d}/localhost.zone"]
-    assert [r.changed for r in zones.set_ttl(Step(), host, 300)] == [False, False]
+    host = FakeHost({f"{d}/localhost.zone": LAB_ZONE, f"{d}/localhost.rev": LAB_ZONE.replace("@\tIN", "109.30.133.in-addr.arpa.\tIN")})
+    conf = namedconf.parse(NAMED_CONF, "/usr/local/bind/etc/named.conf", start_dir="/usr/local/bind/etc")
+    zone, plan, files = zones.plan_ttl(Step(), host, f"{d}/localhost.zone", 300, conf, TODAY, lower=True)
+    assert zone == "scitec.kobe-u.ac.jp" and list(files) == [f"{d}/localhost.zone"] and "2009102300" in files[f"{d}/localhost.zone"]
+    assert zones.plan_ttl(Step(), host, f"{d}/localhost.rev", 300, conf, TODAY, lower=True)[0] == "109.30.133.in-addr.arpa"
+    host.files[f"{d}/localhost.zone"] = files[f"{d}/localhost.zone"]
+    assert zones.plan_ttl(Step(), host, f"{d}/localhost.zone", 300, conf, TODAY, lower=True)[2] == {}   # by value: unchanged
 
 
 def test_set_ttl_without_named_checkzone_stops_before_any_edit():

@@ -153,12 +153,6 @@ def test_reverse_zone_owners_follow_the_address(mapping):
     assert "( 2026112600 10800" in after
 
 
-def test_reverse_owner_absolute_and_without_origin(mapping):
-    text = "22.109.30.133.in-addr.arpa.\tIN\tPTR\tx.\n22\tIN\tPTR\ty.\n"
-    after = identity.swap_reverse_owners(text, mapping, None)
-    assert after == "21.109.30.133.in-addr.arpa.\tIN\tPTR\tx.\n22\tIN\tPTR\ty.\n"
-
-
 def test_unchanged_zone_keeps_its_serial(mapping):
     text = "$TTL 300\n@ IN SOA ns.example. root.example. ( 2009102001 1 1 1 1 )\nwww IN A 10.0.0.1\n"
     assert identity.swap_text(text, mapping, zone=True, origin="example.") == text
