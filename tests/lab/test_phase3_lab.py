@@ -85,7 +85,7 @@ def test_d5_after_a_reboot_disabled_services_stay_down_and_bind_runs(fresh, tmp_
     assert "would reboot" in r.output and api.status()["old"]["boots"] == boots
     r = run(phase3.check_old_after_reboot, tmp_path / "j")
     assert api.status()["old"]["boots"] == boots + 1
-    assert "none of apache2, openbsd-inetd runs; bind runs" in r.output
+    assert "none of apache2, openbsd-inetd runs, listens or answers on 80, 110; bind runs" in r.output
     assert ("D5", "done") in r.events
     wait_booted("old")
     seen = programs("old")
@@ -162,20 +162,20 @@ exit 0
 def test_sysv_without_status_falls_back_to_pidof_of_its_daemon(fresh, tmp_path):
     from steprun import settings
 
-    from fabfile.services import services_of
+    from fabfile.services import services_of, unit
     from fabfile.session import Session
 
     fresh.exec("old", "cp /bin/sleep /usr/local/bin/labsleeper && cat > /etc/init.d/labsleeper && chmod 755 /etc/init.d/labsleeper",
                input=ETCH_STYLE)
     session = Session(settings(tmp_path / "j"))
     try:
-        svc = services_of(session.host("old"))
-        assert svc.name == "sysvinit" and not svc.is_running("labsleeper")
+        host = session.host("old")
+        assert services_of(host).name == "sysvinit" and not unit(host, "labsleeper").running
         sh("old", "/etc/init.d/labsleeper start")
-        assert eventually(lambda: svc.is_running("labsleeper"))
+        assert eventually(lambda: unit(host, "labsleeper", fresh=True).running)
         assert sh("old", "/etc/init.d/labsleeper status; echo rc=$?", check=False).endswith("rc=1\n")  # what `status` would have said
         sh("old", "/etc/init.d/labsleeper stop")
-        assert eventually(lambda: not svc.is_running("labsleeper"))
+        assert eventually(lambda: not unit(host, "labsleeper", fresh=True).running)
     finally:
         session.close()
         sh("old", "/etc/init.d/labsleeper stop; rm -f /etc/init.d/labsleeper /usr/local/bin/labsleeper", check=False)

@@ -108,21 +108,22 @@ def test_copy_between_hosts_keeps_owner_by_name_and_mode(swap):
     assert not again.changed
 
 
-def test_services_sysv_back_end_stops_and_starts(swap):
+def test_services_back_end_stops_and_starts_and_reads_the_state_back(swap):
+    from fabfile.services import ensure_running, unit
+
     host = swap.host("old")
-    svc = services_of(host)
-    assert svc.name == "sysvinit"
-    assert svc.is_running("apache2")
-    svc.stop("apache2")
-    assert not svc.is_running("apache2")
-    svc.start("apache2")
-    assert svc.is_running("apache2")
+    assert services_of(host).name in ("sysvinit", "systemd")
+    assert unit(host, "apache2").running
+    assert ensure_running(host, "apache2", running=False) is True
+    assert "apache2" not in lab_exec("old", "ps -eo comm=").split()
+    assert ensure_running(host, "apache2", running=False) is False      # read back: unchanged
+    assert ensure_running(host, "apache2") is True and unit(host, "apache2", fresh=True).running
 
 
 def test_one_connection_per_host_for_many_operations(swap):
     for _ in range(5):
-        swap.host("old").probe("true")
-        swap.host("new").probe("true")
+        swap.host("old").probe(["true"])
+        swap.host("new").probe(["true"])
     assert swap.connections_opened == 2
 
 
@@ -150,7 +151,7 @@ def test_accept_new_records_a_first_seen_key(swap, tmp_path):
     known.write_text("")
     swap.settings = swap.settings.replace(operator={"known_hosts": str(known)})
     swap.settings = swap.settings.replace(operator={"accept_new_host_keys": True})
-    swap.host("old").probe("true")
+    swap.host("old").probe(["true"])
     assert known.read_text().startswith(swap.settings.host("old").address + " ")
 
 
