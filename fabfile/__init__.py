@@ -22,13 +22,14 @@ def load_phases() -> dict:
 def build_namespace():
     from invoke import Collection
 
+    from .backout import backout
     from .cockpit import tasks as cockpit_tasks
     from .preflight import preflight
 
     ns = Collection()
     for name, module in load_phases().items():
         ns.add_collection(Collection.from_module(module, name=name))
-    for task in cockpit_tasks.TOP_LEVEL + [preflight]:
+    for task in cockpit_tasks.TOP_LEVEL + [preflight, backout]:
         ns.add_task(task)
     return ns
 

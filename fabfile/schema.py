@@ -172,6 +172,7 @@ class Qmail:
     new: tuple = key("list[str]", "their lines on new (the site's domains)", step="N1")
     service: str = key("str", "qmail's service", step="S4, D4, N1")
     showctl: tuple = key("command", "the qmail-showctl command", "qmail-showctl", step="N1")
+    mailbox: str = key("str", "each user's mailbox, relative to the home (qmail's ./Mailbox, mbox)", "Mailbox", step="backout, watch")
 
 
 @section

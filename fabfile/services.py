@@ -233,6 +233,7 @@ def ensure_running(host, service: str, running: bool = True) -> bool:
     services_of(host).run(u, "start" if running else "stop")
     _proven(host, service, state, lambda a: a.running == running)
     if not host.dry:
+        host.record("note", service=service, unit=u.unit, running_before=u.running, running_after=running, detail=f"{u.label()} {state}")
         host.say(f"{u.label()}: {'started' if running else 'stopped'}")
     return True
 
@@ -247,6 +248,8 @@ def ensure_enabled(host, service: str, enabled: bool = True, *, mask: bool = Fal
     services_of(host).set_boot(u, enabled, mask)
     _proven(host, service, f"{word} at boot", lambda a: a.enabled == enabled)
     if not host.dry:
+        host.record("note", service=service, unit=u.unit, enabled_before=u.enabled, enabled_after=enabled, masked_before=u.masked,
+                    detail=f"{u.label()} {word} at boot")
         host.say(f"{u.label()}: {word} at boot now{' (masked)' if mask and not enabled else ''}")
     return True
 

@@ -280,12 +280,18 @@ def still_in_place(step_id: str, states: dict[str, dict]) -> bool:
     already in place) has no effect to keep: it runs again, cheaply and safely.
     """
     last = states.get(step_id)
-    if not last or last.get("event") != "done" or not last.get("changed"):
+    if not last or last.get("event") != "done" or not last.get("changed") or backed_out(last, states):
         return False
     return not any(
         states.get(undo, {}).get("event") == "done" and states[undo].get("time", "") > last.get("time", "")
         for undo in UNDONE_BY.get(step_id, ())
     )
+
+
+def backed_out(record: dict, states: dict[str, dict]) -> bool:
+    """A back-out done after this record took the night back: nothing of before it is in place."""
+    back = states.get("backout")
+    return bool(back and back.get("event") == "done" and back.get("time", "") > record.get("time", ""))
 
 
 def pair_closed(step_id: str, states: dict[str, dict]) -> bool:
@@ -294,7 +300,8 @@ def pair_closed(step_id: str, states: dict[str, dict]) -> bool:
     if opening is None:
         return False
     first, last = states.get(opening), states.get(PAIRS[opening])
-    return bool(first and last and first.get("event") == last.get("event") == "done" and last.get("time", "") > first.get("time", ""))
+    return bool(first and last and first.get("event") == last.get("event") == "done" and last.get("time", "") > first.get("time", "")
+                and not backed_out(first, states))
 
 
 def _env_flag(name: str) -> bool:

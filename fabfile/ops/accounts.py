@@ -266,6 +266,8 @@ def apply_plan(step, new, confirmed: tuple, before_check: str) -> list:
                 _roll_back(new, results)
                 tx.rolled_back()
                 raise RemoteError(f"{exc}; the account files were put back from their backups") from None
+    step.note(f"accounts merged into {new.alias}: {', '.join(u.name for u in plan_now.users)}",
+              accounts_added=[u.name for u in plan_now.users], groups_added=[g.name for g in plan_now.groups])
     if missing:
         new.say(f"pwck -r: no home directory yet for {', '.join(sorted(missing))} (C4 rsync-home brings it)")
     new.say("pwck -r, grpck -r: nothing new after the merge")

@@ -74,9 +74,10 @@ def preflight(step, host) -> dict:
     return {"key": host.server_key(), "operator_ip": operator_ip}
 
 
-def known_hosts_names(spec) -> list[str]:
-    """The after address first, then the after names: all now belong to this host's key."""
-    names = [spec.after.ip, spec.after.fqdn, spec.after.hostname]
+def known_hosts_names(spec, back: bool = False) -> list[str]:
+    """The address it moves to first, then its names there (after the swap; before, when backing out)."""
+    ident = spec.before if back else spec.after
+    names = [ident.ip or (spec.address if back else ""), ident.fqdn, ident.hostname]
     return [knownhosts.host_field_name(n, spec.port) for n in dict.fromkeys(n for n in names if n)]
 
 
@@ -85,11 +86,11 @@ def mark(step, alias: str, swapped, detail: str) -> None:
     step.session.journal.write("note", host=alias, task=step.info.task_name, step=STEP, swapped=swapped, detail=detail)
 
 
-def _rewrite_known_hosts(step, spec, key, forget: bool) -> bool:
+def _rewrite_known_hosts(step, spec, key, forget: bool, back: bool = False) -> bool:
     path = step.settings.operator.known_hosts
 
     def transform(text):
-        for name in known_hosts_names(spec):
+        for name in known_hosts_names(spec, back):
             text = (knownhosts.forget_host_key(text, name, key.get_base64()) if forget
                     else knownhosts.set_host_key(text, name, key.get_name(), key.get_base64()))
         return text
@@ -97,9 +98,9 @@ def _rewrite_known_hosts(step, spec, key, forget: bool) -> bool:
     return knownhosts.rewrite_file(path, transform)
 
 
-def point_known_hosts(step, spec, key) -> None:
-    changed = _rewrite_known_hosts(step, spec, key, forget=False)
-    print(f"[{spec.alias}] {step.settings.operator.known_hosts}: {', '.join(known_hosts_names(spec))} -> {key.get_name()} "
+def point_known_hosts(step, spec, key, back: bool = False) -> None:
+    changed = _rewrite_known_hosts(step, spec, key, forget=False, back=back)
+    print(f"[{spec.alias}] {step.settings.operator.known_hosts}: {', '.join(known_hosts_names(spec, back))} -> {key.get_name()} "
           f"{fingerprint(key)}{'' if changed else ' (unchanged)'}", file=step.session.out, flush=True)
 
 
@@ -245,3 +246,38 @@ def fingerprint_of(step, alias: str) -> str:
 
     key = step.session.journal.host_key(alias)
     return blob_fingerprint(key.split()[-1]) if key else "unknown"
+
+
+def move_back(step, aliases: list[str]) -> None:
+    """Back-out's C10 in reverse: hosts whose identity files are back launch their network restart,
+    and each is found at its before address by its host key (the same detached launch and key-based search)."""
+    session = step.session
+    todo, infos = [], {}
+    for alias in aliases:
+        if session.journal.swapped(alias) is not True:
+            continue
+        host = step.on(alias)
+        name = host.read_text("/etc/hostname").strip()
+        if name != host.spec.before.hostname:
+            raise RemoteError(f"{alias}: /etc/hostname says {name!r}, not {host.spec.before.hostname!r}: its identity files are not back; nothing moved")
+        infos[alias] = {"key": host.server_key(), "operator_ip": host.probe(Script('echo "${SSH_CLIENT%% *}"')).stdout.strip() or None}
+        todo.append(alias)
+    if step.dry or not todo:
+        return
+    first = time.monotonic()
+    for alias in todo:
+        host = session.host(alias)
+        host.launch(launch_script(step.settings, infos[alias]["operator_ip"]), delay=step.settings.network.settle_seconds,
+                    what="network restart back to the before address, detached")
+        spec = host.spec
+        session.drop(alias)
+        mark(step, alias, "unknown", f"moving back to {spec.address} ({spec.before.hostname})")
+        point_known_hosts(step, spec, infos[alias]["key"], back=True)
+    time.sleep(max(0.0, first + step.settings.network.settle_seconds - time.monotonic()))
+    for alias in todo:
+        spec = session.settings.host(alias)
+        find_by_key(step, alias, spec.address, step.settings.network.reconnect_timeout).close()
+        mark(step, alias, False, f"found at {spec.address} by its host key (backed out)")
+        host = session.reconnect(alias, timeout=10)
+        session.guard(host, None, step.info.task_name)
+        host.say(f"back at {spec.address} as {spec.before.hostname}")
