@@ -44,7 +44,7 @@ class Journal:
             "step": step,
             "event": event,
         }
-        record.update({k: v for k, v in fields.items() if v is not None})
+        record.update({k: _filtered(v) for k, v in fields.items() if v is not None})
         with self._lock:
             record["time"] = now_iso()  # taken under the lock: the file stays in time order
             line = json.dumps(record, ensure_ascii=False, sort_keys=False)
@@ -83,6 +83,19 @@ class Journal:
             if record.get("host_key") == key:
                 return record.get("host")
         return None
+
+
+def _filtered(value):
+    """A journal value through the one secret filter (fabfile/output.redact): the journal is pasted into tickets."""
+    from .output import redact
+
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_filtered(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _filtered(v) for k, v in value.items()}
+    return value
 
 
 def read_records(path: str | os.PathLike) -> Iterator[dict]:

@@ -43,6 +43,10 @@ def settings(journal, hosts=None, **overrides):
 
 def run(task, journal, *, dry=False, overrides=None, hosts=None, yes=True, **kwargs) -> Run:
     """One `fab [--dry] task --yes` in-process; returns its output and the session (journal)."""
+    import inspect
+
+    if "yes" in inspect.signature(getattr(task, "body", task)).parameters:
+        kwargs["yes"] = yes      # a task whose own --yes means "carry it out" (backout) gets it too
     out = io.StringIO()
     session = session_mod.Session(settings(journal, hosts, **(overrides or {})), dry=dry, out=out, assume_yes=yes)
     session_mod.set_current(session)
@@ -102,3 +106,24 @@ def wait_booted(*hosts, timeout=60.0):
 def programs(host: str) -> set[str]:
     """The program names running on a lab host (first column of `running`)."""
     return {line.split()[0] for line in running(host).splitlines() if line.split()}
+
+
+class Night:
+    """One operator's night: the journal and known_hosts every step of a test shares (copied, so a failed test leaves no stale line)."""
+
+    def __init__(self, directory, lab):
+        import shutil
+
+        self.journal = directory / "journal.jsonl"
+        self.known_hosts = directory / "known_hosts"
+        shutil.copy(lab.hosts_file().parent / "state" / "known_hosts", self.known_hosts)
+
+    def run(self, task, dry=False, overrides=None, **kwargs):
+        merged = {"operator": {"known_hosts": str(self.known_hosts)}}
+        for section, values in (overrides or {}).items():
+            merged.setdefault(section, {}).update(values)
+        r = run(task, self.journal, dry=dry, overrides=merged, **kwargs)
+        mine = r.session.journal.run_id
+        everything = r.changes
+        r.changes = lambda: [c for c in everything() if c.get("run") == mine]   # this run's changes only
+        return r

@@ -10,7 +10,7 @@ import io
 import shutil
 
 import pytest
-from steprun import hashes, run, settings, sh, wait_booted
+from steprun import Night, hashes, run, settings, sh, wait_booted
 
 from fabfile import phase2
 from fabfile.session import Session
@@ -25,25 +25,6 @@ IDENTITY = ["/etc/hostname", "/etc/hosts", "/etc/mailname", "/etc/exim4/update-e
             "/usr/local/bind/etc/namedb/localhost.zone", "/usr/local/bind/etc/namedb/localhost.rev",
             "/etc/network/interfaces"]
 CARRIED = ["yasuda", "morikawa", "sugiyama", "kawahara", "odaka", "tanaka"]
-
-
-class Night:
-    """One operator's night: the journal and known_hosts every step of the module shares."""
-
-    def __init__(self, directory, lab):
-        self.journal = directory / "journal.jsonl"
-        self.known_hosts = directory / "known_hosts"
-        shutil.copy(lab.hosts_file().parent / "state" / "known_hosts", self.known_hosts)
-
-    def run(self, task, dry=False, overrides=None, **kwargs):
-        merged = {"operator": {"known_hosts": str(self.known_hosts)}}
-        for section, values in (overrides or {}).items():
-            merged.setdefault(section, {}).update(values)
-        r = run(task, self.journal, dry=dry, overrides=merged, **kwargs)
-        mine = r.session.journal.run_id
-        everything = r.changes
-        r.changes = lambda: [c for c in everything() if c.get("run") == mine]   # this run's changes only
-        return r
 
 
 @pytest.fixture(scope="module")
