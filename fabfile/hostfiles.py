@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
+from . import faults
 from .commands import first_line, shown
 from .edit.diff import secret_changes, show_change, unified
 from .errors import RemoteError, ValidationFailed
@@ -285,7 +286,9 @@ class Files:
         saved = self.backup(path, data=before_bytes, st=before_st) if backup else None
         if host.tx:  # before the rename: a crash from here on leaves the journal knowing where the original is
             host.record("prepare", path=path, backup=saved, sha256_before=sha256(before_bytes), sha256_after=sha256(after_bytes))
+        faults.point("prepare", path)
         self.write_atomic(path, after_bytes, validate=validate, st=before_st, expect=(before_st, before_bytes, read_at))
+        faults.point("renamed", path)
         host.record("change", path=path, backup=saved, sha256_before=sha256(before_bytes), sha256_after=sha256(after_bytes))
         if saved:
             host.say(f"{path}: changed (backup {saved})")

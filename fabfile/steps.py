@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from fabric import Connection, task
 from invoke.exceptions import Exit
 
+from . import faults
 from . import journal as journal_mod
 from . import session as session_mod
 from .edit import EditError
@@ -226,6 +227,7 @@ def run_step(session, info: StepInfo, fn, c, *args, **kwargs):
                    f"run with SERVERSWAP_DEBUG=1 for the traceback)") from (exc if os.environ.get("SERVERSWAP_DEBUG") else None)
     if not session.dry:
         end("done")
+        faults.point("step-done", info.ids[0])
     return result
 
 
