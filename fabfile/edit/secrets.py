@@ -140,6 +140,7 @@ class _Snapshot:
         self.marker = next((m for m in _MARKERS if not any(_can_overlap(f, m) for f in forms)), "")
 
     def hide(self, text: str) -> str:
+        """The text with every registered secret replaced by the marker."""
         if self.pattern is None:
             return text
         text = self.pattern.sub(self.marker, text)
@@ -164,6 +165,7 @@ class Redactor:
                 self._snapshot = _Snapshot(self._snapshot.secrets | {secret})
 
     def redact(self, text: str) -> str:
+        """The text with every secret replaced; cheap checks first, as it runs on every output line."""
         snapshot = self._snapshot
         text = snapshot.hide(text)
         if "PRIVATE" in text:
@@ -220,4 +222,5 @@ def redact(text: str) -> str:
 
 
 def add(secret: str) -> None:
+    """Register a secret with the default filter (APOP secrets, checks.pop_password...)."""
     DEFAULT.add(secret)

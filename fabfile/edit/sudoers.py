@@ -175,6 +175,8 @@ class _Lexer:
         self.continued = False
         self.digest_name = ""
         self.tokens: list[Token] = []
+        self._args_stop = 0       # where a command's arguments ended (GOTCMND)
+        self._regex_text = ""     # the regex arguments just read (GOTREGEX)
 
     def run(self) -> list[Token]:
         while self.pos < len(self.src):
@@ -485,12 +487,16 @@ class CmndSpec:
 
 @dataclass(frozen=True)
 class Privilege:
+    """privilege: Host_List '=' Cmnd_Spec_List."""
+
     hosts: tuple[Item, ...]
     commands: tuple[CmndSpec, ...]
 
 
 @dataclass(frozen=True)
 class AliasDef:
+    """NAME '=' list, one of the definitions on an alias line; start/end span the definition."""
+
     name: str
     items: tuple[Item, ...]
     start: int
@@ -560,6 +566,7 @@ class _Parser:
             f"check it with visudo -cf {self.path}")
 
     def entries(self) -> list[Entry]:
+        """file: entry*, each entry spanning from the previous line break."""
         out, previous_end = [], 0
         while self.i < len(self.tokens):
             first = self.peek()
@@ -572,6 +579,7 @@ class _Parser:
         return out
 
     def entry(self, first: Token, start: int) -> Entry:
+        """include | Defaults | alias | User_List privileges ('User_Spec'), then the line's end."""
         line = self.line_of(first.start)
         if first.kind == "INCLUDE":
             self.take()
@@ -609,6 +617,7 @@ class _Parser:
         return odd == 1, start
 
     def item(self, kind: str) -> Item:
+        """opuser / ophost / opgroup: '!'* and one member of the kind's tokens."""
         if kind == "cmnd":
             return self.command_item()
         negated, start = self.negation()
@@ -644,6 +653,7 @@ class _Parser:
         return Item(kind, value, negated, start, token.end, tuple(digests))
 
     def privilege(self) -> Privilege:
+        """Host_List '=' Cmnd_Spec (',' Cmnd_Spec)*."""
         hosts = self.item_list("host")
         self.take("=")
         commands = [self.cmndspec()]
@@ -653,6 +663,7 @@ class _Parser:
         return Privilege(tuple(hosts), tuple(commands))
 
     def cmndspec(self) -> CmndSpec:
+        """Cmnd_Spec ::= Runas_Spec? Option_Spec* (Tag_Spec ':')* Cmnd."""
         users = groups = None
         given = False
         if self.peek().kind == "(":
@@ -682,6 +693,7 @@ class _Parser:
         return users, groups
 
     def defaults(self, line: int, start: int) -> Entry:
+        """Default_Type (with its binding list) Parameter_List."""
         binding = self.take().value
         kind = {":": "user", ">": "user", "@": "host", "!": "cmnd"}.get(binding)
         bound = tuple(self.item_list(kind)) if kind else ()
@@ -692,6 +704,7 @@ class _Parser:
         return Entry("defaults", line, start, self.end_of_entry(), users=bound, binding=binding, params=tuple(params))
 
     def parameter(self) -> str:
+        """Parameter ::= '!'* name | name ('=' | '+=' | '-=') value, as sudo stores it."""
         negated, _ = self.negation()
         name = self.take("DEFVAR").value
         if not negated and self.peek().kind in ("=", "+", "-"):
@@ -700,6 +713,7 @@ class _Parser:
         return ("!" if negated else "") + name
 
     def alias_entry(self, line: int, start: int) -> Entry:
+        """Alias_Type NAME '=' list (':' NAME '=' list)*."""
         alias_type = self.take().value
         definitions = [self.alias_def(alias_type)]
         while self.peek().kind == ":":
@@ -719,6 +733,8 @@ class _Parser:
 
 @dataclass
 class SudoersFile:
+    """One parsed file: its text (edits are cuts of it) and its entries."""
+
     path: str
     text: str
     entries: list[Entry]

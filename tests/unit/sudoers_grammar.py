@@ -304,14 +304,18 @@ def without_runas_defaults_of(listing: str, removed) -> str:
     gone = set(removed) | {f"#{REMOVED[name]}" for name in removed}
     out = []
     for line in listing.splitlines():
-        stripped = line.strip()
-        match = re.match(r"Defaults>((?:[^ ,]+, ?)*[^ ,]+) (.*)$", stripped)
-        if match:
-            kept = [b.strip() for b in match[1].split(",") if b.strip() not in gone]
-            if not kept:
-                continue
-            line = line[: len(line) - len(stripped)] + "Defaults>" + ", ".join(kept) + " " + match[2]
-        out.append(line)
+        indent = line[: len(line) - len(line.lstrip())]
+        pieces, kept_pieces = re.split(r"\s{2,}(?=Defaults)", line.strip()), []
+        for piece in pieces:  # sudo -l puts several command-specific Defaults on one line
+            match = re.match(r"Defaults>((?:[^ ,]+, ?)*[^ ,]+) (.*)$", piece)
+            if match:
+                kept = [b.strip() for b in match[1].split(",") if b.strip() not in gone]
+                if not kept:
+                    continue
+                piece = "Defaults>" + ", ".join(kept) + " " + match[2]
+            kept_pieces.append(piece)
+        if kept_pieces:
+            out.append(indent + "    ".join(kept_pieces))
     for i in range(len(out) - 1, -1, -1):  # a section left without lines goes, with its blank line
         if out[i].startswith("Runas and Command-specific defaults") and (i + 1 == len(out) or not out[i + 1].strip()):
             del out[i:i + 2]

@@ -31,8 +31,9 @@ def hashed():
     if not shutil.which("chpasswd"):
         pytest.skip("chpasswd (passwd package) is not installed here")
     names = list(METHODS)
+    people = "".join(f"{n}:x:{1001 + i}:{1001 + i}::/home/{n}:/bin/sh\n" for i, n in enumerate(names))
     root = ag.ScratchRoot().write(
-        "root:x:0:0:root:/root:/bin/sh\n" + "".join(f"{n}:x:{1001 + i}:{1001 + i}::/home/{n}:/bin/sh\n" for i, n in enumerate(names)),
+        "root:x:0:0:root:/root:/bin/sh\n" + people,
         "root:*:19000:0:99999:7:::\n" + "".join(f"{n}:!:19000:0:99999:7:::\n" for n in names),
         "root:x:0:\nstaff:x:50:alice\n" + "".join(f"{n}:x:{1001 + i}:\n" for i, n in enumerate(names)),
         "root:*::\nstaff:!::alice\n" + "".join(f"{n}:!::\n" for n in names))
@@ -129,7 +130,8 @@ def test_ssh_keygen_private_keys(tmp_path, kind, options):
     output = f"cat {key}\n{text}done\n"
     shown = secrets.redact(output)
     assert not [line for line in body if line in shown]
-    assert shown.splitlines()[1] == text.splitlines()[0] and KEY_MARK in shown and shown.endswith(text.splitlines()[-1] + "\ndone\n")
+    assert shown.splitlines()[1] == text.splitlines()[0] and KEY_MARK in shown
+    assert shown.endswith(text.splitlines()[-1] + "\ndone\n")
     stream = Redactor().stream()
     fed = "".join(stream.feed(line) for line in output.splitlines(keepends=True))
     assert not [line for line in body if line in fed] and fed.endswith("done\n")
@@ -159,7 +161,8 @@ def test_putty_private_key(tmp_path):
 
 _filler = st.text(st.sampled_from(list("abc XYZ019./-_=,;()[]{}<>\"'\n\t:$#!")), max_size=40)
 _innocent = st.lists(st.sampled_from([
-    "sending incremental file list", "Number of files: 3 (reg: 2, dir: 1)", "user 'lp': directory '/var/spool/lpd' does not exist",
+    "sending incremental file list", "Number of files: 3 (reg: 2, dir: 1)",
+    "user 'lp': directory '/var/spool/lpd' does not exist",
     "alice:x:1001:1001:Alice Smith,,,:/home/alice:/bin/bash", "root:*:19000:0:99999:7:::", "daemon:!:19000::::::",
     "staff:x:50:alice,bob", "staff:!::alice", "fe80::1%eth0", "12:34:56", "$HOME", "$1", "$1$2", "cost: $5", "price $6 each",
     "[new] /etc/shadow: ~ alice (password changed)", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOQx comment", "a:b:c:d",

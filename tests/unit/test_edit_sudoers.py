@@ -7,7 +7,7 @@ checks the same with visudo, sudo -l and cvtsudoers from Debian's sudo package.
 
 import pytest
 import sudoers_grammar as g
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from fabfile.edit import EditError
 from fabfile.edit.sudoers import (
@@ -130,7 +130,8 @@ def test_remove_user_refuses_bad_name(user):
     ("Defaults>chikuwa1 !lecture\nDefaults@chikuwa1 !lecture\nDefaults!/bin/ls !lecture\n",
      "Defaults@chikuwa1 !lecture\nDefaults!/bin/ls !lecture\n"),
     ("# chikuwa1 ALL=ALL \\\nchikuwa1 ALL=ALL\n", "# chikuwa1 ALL=ALL \\\n"),
-    ("#includedir /etc/sudoers.d\n#include /etc/x\n@include /etc/y\n", "#includedir /etc/sudoers.d\n#include /etc/x\n@include /etc/y\n"),
+    ("#includedir /etc/sudoers.d\n#include /etc/x\n@include /etc/y\n",
+     "#includedir /etc/sudoers.d\n#include /etc/x\n@include /etc/y\n"),
     ("User_Alias A = chikuwa1 :\\\n  B = bob, \\\n      chikuwa1\nA, B ALL=ALL\n", "User_Alias B = bob\nB ALL=ALL\n"),
     ("User_Alias U0 = chikuwa1\nUser_Alias U1 = U0, !chikuwa1\nU1, alice ALL=ALL\n", "alice ALL=ALL\n"),
 ])
@@ -175,7 +176,8 @@ def test_uppercase_word_that_is_no_alias_means_the_user():
     ('alice ALL = (root) "unterminated\n', 1),
 ])
 def test_not_sudoers_is_refused_with_the_line(text, line):
-    with pytest.raises(SudoersSyntaxError, match=rf"^f line {line}: not sudoers as sudo 1.9 reads it \(.*\); check it with visudo -cf f$"):
+    message = rf"^f line {line}: not sudoers as sudo 1.9 reads it \(.*\); check it with visudo -cf f$"
+    with pytest.raises(SudoersSyntaxError, match=message):
         parse(text, "f")
 
 
@@ -298,3 +300,41 @@ def test_property_tokens_cover_the_text_in_order(lines):
     assert all(a.end <= b.start for a, b in zip(tokens, tokens[1:]))
     assert all(0 <= t.start <= t.end <= len(text) + 1 for t in tokens)
     assert not [t for t in tokens if t.kind == "ERROR"]
+
+
+# ---- the seed's properties (sampled lines) ------------------------------------
+
+_line = st.sampled_from(
+    [
+        "root ALL=(ALL) ALL",
+        "chikuwa1 ALL=(ALL) NOPASSWD: ALL",
+        "Defaults:chikuwa1 !requiretty",
+        "Defaults env_reset",
+        "User_Alias B = chikuwa1, bob",
+        "User_Alias C = chikuwa1",
+        "alice,chikuwa1 ALL=(ALL) ALL",
+        "# chikuwa1 comment",
+        "chikuwa10 ALL=(ALL) ALL",
+        "%wheel ALL=(ALL) ALL",
+        "",
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_line, max_size=12))
+def test_property_remove_user_idempotent(lines):
+    text = "\n".join(lines) + "\n"
+    once = remove_user(text, "chikuwa1")
+    assert remove_user(once, "chikuwa1") == once
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_line, max_size=12))
+def test_property_unrelated_lines_kept_in_order(lines):
+    text = "\n".join(lines) + "\n"
+    out = remove_user(text, "chikuwa1").split("\n")[:-1]
+    unrelated = [line for line in lines if "chikuwa1" not in line.replace("chikuwa10", "")]
+    kept = [line for line in out if line in unrelated]
+    assert kept == unrelated
+    assert not any(line.startswith(("chikuwa1 ", "Defaults:chikuwa1")) for line in out)
