@@ -197,3 +197,34 @@ def unpacked_from(suite: str | None, *specs: str) -> Path:
         shutil.rmtree(tree, ignore_errors=True)
         tmp.rename(tree)
     return tree
+
+
+def with_etc(files: dict[str, str], argv: list[str], hostname: str | None = None) -> subprocess.CompletedProcess:
+    """Run argv in a private mount namespace whose /etc shows `files` ({"/etc/...": text}) over the real /etc.
+
+    /etc becomes an overlay (this machine's /etc below, a tmpfs above) and /run a
+    fresh tmpfs, so sudo, visudo and cvtsudoers read the test's /etc/sudoers,
+    /etc/sudoers.d, /etc/passwd... and nothing on this machine changes. Files
+    named sudoers* (and everything under sudoers.d) get mode 0440, as sudo demands.
+    With `hostname`, the command also gets its own UTS namespace with that host name.
+    """
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is needed for a private /etc")
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="etc-overlay-") as tmp:
+        upper, scratch = Path(tmp, "etc"), Path(tmp, "scratch")
+        scratch.mkdir()
+        for path, text in files.items():
+            target = upper / Path(path).relative_to("/etc")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+            target.chmod(0o440 if target.name.startswith("sudoers") or target.parent.name == "sudoers.d" else 0o644)
+        upper.mkdir(exist_ok=True)
+        script = ('mount -t tmpfs tmpfs "$1" && mkdir "$1/u" "$1/w" && cp -a "$2/." "$1/u/" '
+                  '&& mount -t overlay overlay -o lowerdir=/etc,upperdir="$1/u",workdir="$1/w" /etc '
+                  '&& mount -t tmpfs tmpfs /run && shift 2 && exec "$@"')
+        if hostname:
+            script = f"hostname {hostname} && {script}"
+        uts = ["--uts"] if hostname else []
+        return subprocess.run(["unshare", "--mount", *uts, "--propagation", "private", "sh", "-c", script, "sh",
+                               str(scratch), str(upper), *argv], capture_output=True, text=True)

@@ -6,9 +6,24 @@ over with their passwd, shadow and primary group lines; new's own entries
 (build accounts such as ``chikuwa*``) are never replaced; a name or ID
 that means different things on the two machines stops the merge.
 
-Secrets: shadow and gshadow hold password hashes.  Their entries keep the
-hash out of ``repr``, parse errors quote no content of those files, and a
-plan prints names, IDs and group names only.
+How the files are read, as the tools that own them read them:
+
+* glibc (nss_files) skips blank lines and lines whose first non-blank is
+  ``#``; so does this parser.  shadow-utils keeps them verbatim; so does
+  every edit here.
+* Lines starting with ``+`` or ``-`` are NIS compat entries (``+``,
+  ``+user``, ``-user``, ``+@netgroup``...).  They are not local accounts,
+  and shadow-utils keeps them last: useradd inserts a new entry before the
+  first of them (commonio's KEEP_NIS_AT_END).  apply() does the same.
+* A name with blanks before it is read as the name by glibc but as a
+  different, invalid name by shadow-utils: such a line is refused.
+* A file without a final newline keeps its last line as it is, unless a
+  line must follow it (then it gets the newline useradd would write).
+
+Secrets: shadow and gshadow hold password hashes, and so may passwd's and
+group's password fields (legacy files without shadow).  Entries keep every
+password field out of ``repr``, parse errors quote no content of those
+files, and a plan prints names, IDs and group names only.
 """
 
 from __future__ import annotations
@@ -35,8 +50,10 @@ class OrphanShadow(EditError):
 
 @dataclass(frozen=True)
 class PasswdEntry:
+    """One /etc/passwd line; the password field (a legacy hash, maybe) never shows in repr."""
+
     name: str
-    password: str
+    password: str = field(repr=False)
     uid: int
     gid: int
     gecos: str
@@ -57,8 +74,10 @@ class ShadowEntry:
 
 @dataclass(frozen=True)
 class GroupEntry:
+    """One /etc/group line; the password field never shows in repr."""
+
     name: str
-    password: str
+    password: str = field(repr=False)
     gid: int
     members: tuple[str, ...]
     line: str = field(repr=False, compare=False)
@@ -89,16 +108,29 @@ def _parse_id(kind: str, number: int, name: str, label: str, value: str) -> int:
     return int(value)
 
 
-def _fields(kind: str, text: str):
-    """Yield (line number, raw line, fields) for each entry line of a file.
+def is_compat(content: str) -> bool:
+    """A NIS compat line (+, -, +user, -@netgroup...): commonio's name_is_nis()."""
+    return content[:1] in ("+", "-")
 
-    Blank lines are skipped.  Lines starting with '+' or '-' are NIS compat
-    markers, not local accounts, and are skipped too (kept in the text).
+
+def is_skipped(content: str) -> bool:
+    """Blank, or a comment: glibc's nss_files reads past both."""
+    stripped = content.lstrip(" \t\n\v\f\r")
+    return not stripped or stripped.startswith("#")
+
+
+def _fields(kind: str, text: str):
+    """Yield (line number, raw line, fields) for each account line of a file.
+
+    Blank lines, comments and NIS compat lines are skipped (kept in the text).
     """
     for number, raw in enumerate(split_lines_keepends(text), start=1):
         content, _ = line_body(raw)
-        if not content.strip() or content[0] in "+-":
+        if is_skipped(content) or is_compat(content):
             continue
+        if content[0] in " \t":
+            raise MalformedLine(f"{kind} line {number}: begins with blanks (glibc would read the name without them, "
+                                f"shadow-utils with them); fix the line first")
         fields = content.split(":")
         if len(fields) != FIELD_COUNTS[kind]:
             raise MalformedLine(
@@ -273,7 +305,8 @@ class MergePlan:
         """New's four texts with the plan applied.
 
         Existing lines stay byte for byte (apart from group lines that gain
-        a member); new lines go at the end.  Refuses a plan with conflicts,
+        a member); new lines go where useradd puts them: before the first
+        NIS compat line, else at the end.  Refuses a plan with conflicts,
         and a plan that no longer fits new (new changed since planning).
         """
         if self.conflicts:
@@ -298,8 +331,15 @@ class MergePlan:
 
 
 def _append(text: str, lines: list[str]) -> str:
+    """Insert lines before the first NIS compat line (commonio's add_one_entry_nis), else at the end."""
     if not lines:
         return text
+    existing = split_lines_keepends(text)
+    for index, raw in enumerate(existing):
+        if is_compat(line_body(raw)[0]):
+            ending = line_body(existing[index - 1])[1] if index else line_body(raw)[1]
+            added = "".join(line + (ending or "\n") for line in lines)
+            return "".join(existing[:index]) + added + "".join(existing[index:])
     return ensure_final_newline(text) + "".join(line + "\n" for line in lines)
 
 
@@ -312,6 +352,8 @@ def _add_members(text: str, memberships: list[Membership], member_field: int) ->
     seen = set()
     for index, raw in enumerate(lines):
         content, ending = line_body(raw)
+        if is_skipped(content) or is_compat(content):
+            continue
         fields = content.split(":")
         name = fields[0]
         if name not in wanted or name in seen or len(fields) <= member_field:
@@ -374,9 +416,33 @@ def _plan_primary_group(plan: MergePlan, old: Accounts, new: Accounts, user: Pas
     if holder is not None:
         plan.conflicts.append(f"gid {group.gid}: group {group.name} on old, {holder.name} on new")
         return group.name
-    gshadow = old.gshadow_of(group.name)
-    plan.groups.append(CarriedGroup(group.name, group.gid, group.line, gshadow.line if gshadow else None))
+    plan.groups.append(_carried_group(plan, old, new, group))
     return group.name
+
+
+def _carried_group(plan: MergePlan, old: Accounts, new: Accounts, group: GroupEntry) -> CarriedGroup:
+    """old's lines; a group without a gshadow line on old gets one on new, as grpconv makes it."""
+    gshadow = old.gshadow_of(group.name)
+    if gshadow is not None or not new.gshadow:
+        return CarriedGroup(group.name, group.gid, group.line, gshadow.line if gshadow else None)
+    fields = group.line.split(":")
+    shadow_line = f"{group.name}:{fields[1]}::{fields[3]}"
+    fields[1] = "x"
+    plan.notes.append(f"group {group.name}: no gshadow entry on old; its password field moves to gshadow (as grpconv does)")
+    return CarriedGroup(group.name, group.gid, ":".join(fields), shadow_line)
+
+
+def _carried_user(plan: MergePlan, old: Accounts, new: Accounts, user: PasswdEntry, group: str | None) -> CarriedUser:
+    """old's lines; a legacy user (hash in passwd, no shadow) gets a shadow line on new, as pwconv makes it,
+    without aging (old had none): the hash leaves the world-readable passwd."""
+    shadow = old.shadow_of(user.name)
+    if shadow is not None or not new.shadow:
+        return CarriedUser(user.name, user.uid, user.gid, group, user.line, shadow.line if shadow else None)
+    fields = user.line.split(":")
+    shadow_line = f"{user.name}:{fields[1]}:" + ":" * 6
+    fields[1] = "x"
+    plan.notes.append(f"{user.name}: no shadow entry on old; the password moves from passwd to shadow (as pwconv does)")
+    return CarriedUser(user.name, user.uid, user.gid, group, ":".join(fields), shadow_line)
 
 
 def _plan_memberships(plan: MergePlan, old: Accounts, new: Accounts, user: PasswdEntry) -> None:
@@ -410,8 +476,6 @@ def plan_merge(old: Accounts, new: Accounts, uid_min: int, uid_max: int) -> Merg
             plan.conflicts.append(f"user {user.name}: passwd says the password is in shadow, but old has no shadow entry")
             continue
         group = _plan_primary_group(plan, old, new, user)
-        plan.users.append(
-            CarriedUser(user.name, user.uid, user.gid, group, user.line, shadow.line if shadow else None)
-        )
+        plan.users.append(_carried_user(plan, old, new, user, group))
         _plan_memberships(plan, old, new, user)
     return plan

@@ -1,5 +1,6 @@
 """C3 account merge: rules, conflicts, byte-for-byte output, no hashes shown."""
 
+import accounts_grammar as ag
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -305,3 +306,141 @@ def test_property_existing_lines_kept_byte_for_byte(old_users, new_users):
     carried = {u.name for u in plan.users}
     expected = {n for n, uid in old_users.items() if 1000 <= uid <= 29999 and n not in new_users}
     assert carried == expected
+
+
+# ---- the files as glibc and shadow-utils read them ---------------------------------
+
+NIS_PASSWD = "+@admins::::::\n-bob::::::\n+::::::"
+LEGACY = "$1$oldsalt$LEGACYHASHVALUE000000"
+
+
+def test_comments_blank_lines_and_nis_lines_are_not_accounts():
+    text = "# local\nroot:x:0:0:root:/root:/bin/bash\n\n   \n  # indented comment\n" + NIS_PASSWD
+    assert [e.name for e in parse_passwd(text)] == ["root"]
+    assert [g.name for g in parse_group("+:::\n-guests:::\n#x\nstaff:x:50:\n+@ng:::")] == ["staff"]
+
+
+def test_name_with_leading_blanks_is_refused():
+    with pytest.raises(MalformedLine, match=r"^passwd line 2: begins with blanks"):
+        parse_passwd("root:x:0:0:root:/root:/bin/bash\n  alice:x:1001:1001::/home/alice:/bin/sh\n")
+
+
+def test_added_lines_go_before_the_first_nis_line_in_every_file():
+    old = accounts([("alice", 1001)], [("alice", 1001, "")])
+    new = Accounts.parse("root:x:0:0:root:/root:/bin/bash\n" + NIS_PASSWD + "\n", "root:*:1:0:99999:7:::\n+::::::::\n",
+                         "root:x:0:\n+:::\n", "root:*::\n+:::\n")
+    passwd, shadow, group, gshadow = plan_merge(old, new, 1000, 29999).apply(new)
+    assert passwd == "root:x:0:0:root:/root:/bin/bash\n" + pw("alice", 1001) + NIS_PASSWD + "\n"
+    assert shadow == "root:*:1:0:99999:7:::\n" + sh("alice") + "+::::::::\n"
+    assert group == "root:x:0:\n" + gr("alice", 1001) + "+:::\n"
+    assert gshadow == "root:*::\n" + gs("alice") + "+:::\n"
+
+
+def test_nis_line_last_without_newline_stays_so():
+    old = accounts([("alice", 1001)], [("alice", 1001, "")])
+    new = Accounts.parse("root:x:0:0:root:/root:/bin/bash\n+::::::", "root:*:1:0:99999:7:::", "root:x:0:", "root:*::")
+    passwd, shadow, _, _ = plan_merge(old, new, 1000, 29999).apply(new)
+    assert passwd == "root:x:0:0:root:/root:/bin/bash\n" + pw("alice", 1001) + "+::::::"
+    assert shadow == "root:*:1:0:99999:7:::\n" + sh("alice")
+
+
+def test_old_nis_entries_are_never_carried():
+    old = Accounts.parse(pw("alice", 1001) + "+carol:x:1005:1005::/home/carol:/bin/sh\n+::::::\n", sh("alice"),
+                         gr("alice", 1001) + "+:::\n", gs("alice"))
+    assert [u.name for u in plan_merge(old, accounts([]), 1000, 29999).users] == ["alice"]
+
+
+def test_group_member_added_on_the_real_line_not_the_nis_one():
+    old = accounts([("alice", 1001)], [("alice", 1001, ""), ("audio", 29, "alice")])
+    new = Accounts.parse("root:x:0:0:root:/root:/bin/bash\n", "root:*:1:0:99999:7:::\n",
+                         "root:x:0:\naudio:x:29:bob\n+audio:::\n", "root:*::\naudio:!::bob\n")
+    _, _, group, gshadow = plan_merge(old, new, 1000, 29999).apply(new)
+    assert group == "root:x:0:\naudio:x:29:bob,alice\n" + gr("alice", 1001) + "+audio:::\n"
+
+
+def test_legacy_hash_moves_to_shadow_as_pwconv_would_and_is_never_shown():
+    old = Accounts.parse(f"alice:{LEGACY}:1001:1001:Alice:/home/alice:/bin/sh\n", "", gr("alice", 1001), "")
+    new = accounts([])
+    plan = plan_merge(old, new, 1000, 29999)
+    passwd, shadow, group, gshadow = plan.apply(new)
+    assert passwd.endswith("alice:x:1001:1001:Alice:/home/alice:/bin/sh\n")
+    assert shadow.endswith(f"alice:{LEGACY}:::::::\n") and group.endswith("alice:x:1001:\n")
+    assert gshadow.endswith("alice:x::\n")
+    shown = [repr(plan), str(plan), "\n".join(plan.describe()), repr(old), repr(old.passwd), repr(old.group)]
+    assert not [s for s in shown if LEGACY in s or "LEGACYHASH" in s]
+
+
+def test_legacy_hash_stays_where_it_was_when_new_has_no_shadow():
+    old = Accounts.parse(f"alice:{LEGACY}:1001:1001::/home/alice:/bin/sh\n", "", gr("alice", 1001), "")
+    new = Accounts.parse("root:x:0:0:root:/root:/bin/bash\n", "", "root:x:0:\n", "")
+    passwd, shadow, _, _ = plan_merge(old, new, 1000, 29999).apply(new)
+    assert LEGACY in passwd and shadow == ""
+
+
+def test_errors_about_passwd_and_group_quote_no_field():
+    for text, parse in ((f"alice:{LEGACY}:x1:1001::/h:/bin/sh\n", parse_passwd), (f"staff:{LEGACY}:5o:\n", parse_group),
+                        (f"alice:{LEGACY}:1:2\n", parse_passwd)):
+        with pytest.raises(MalformedLine) as error:
+            parse(text)
+        assert LEGACY not in str(error.value) and "$1$" not in str(error.value)
+
+
+def test_entry_reprs_hide_every_password_field():
+    [user] = parse_passwd(f"alice:{LEGACY}:1001:1001::/h:/bin/sh\n")
+    [group] = parse_group(f"staff:{LEGACY}:50:alice\n")
+    [gshadow] = parse_gshadow(f"staff:{LEGACY}:carol:alice\n")
+    for entry in (user, group, gshadow):
+        assert LEGACY not in repr(entry) and entry.name in repr(entry)
+
+
+# ---- properties on generated account files ---------------------------------------
+
+ACCOUNTS_PROPERTY = settings(max_examples=200, deadline=None)
+
+
+def _without(text: str, added: list[str]) -> list[str]:
+    return [line for line in text.split("\n") if line not in added]
+
+
+def _merged(old_texts, new_texts):
+    old, new = Accounts.parse(*old_texts), Accounts.parse(*new_texts)
+    plan = plan_merge(old, new, 1000, 29999)
+    if plan.conflicts:
+        return old, new, plan, None
+    return old, new, plan, plan.apply(new)
+
+
+@ACCOUNTS_PROPERTY
+@given(ag.machines(), ag.machines(names=("alice", "dave", "chikuwa1")))
+def test_property_existing_lines_identical_and_additions_before_nis(old_texts, new_texts):
+    old, new, plan, merged = _merged(old_texts, new_texts)
+    if merged is None:
+        return
+    added = {"passwd": [u.passwd_line for u in plan.users], "shadow": [u.shadow_line for u in plan.users if u.shadow_line],
+             "group": [g.group_line for g in plan.groups], "gshadow": [g.gshadow_line for g in plan.groups if g.gshadow_line]}
+    joined = {m.group for m in plan.memberships}
+    for kind, before, after in zip(("passwd", "shadow", "group", "gshadow"), new_texts, merged):
+        kept = _without(after, added[kind])
+        expected = before.split("\n")
+        if kind in ("group", "gshadow"):
+            kept = [line for line in kept if line.split(":")[0] not in joined]
+            expected = [line for line in expected if line.split(":")[0] not in joined]
+        assert [line for line in kept if line] == [line for line in expected if line], kind
+        lines = after.split("\n")
+        nis = [i for i, line in enumerate(lines) if line[:1] in "+-" and line]
+        positions = [lines.index(line) for line in added[kind]]
+        assert not nis or all(p < nis[0] for p in positions), kind
+
+
+@ACCOUNTS_PROPERTY
+@given(ag.machines(), ag.machines(names=("alice", "dave", "chikuwa1")))
+def test_property_merge_is_idempotent_and_shows_no_secret(old_texts, new_texts):
+    old, new, plan, merged = _merged(old_texts, new_texts)
+    secrets = {e.password for e in old.passwd + new.passwd if e.password.startswith("$")} | \
+              {e.password for e in old.shadow + new.shadow if len(e.password) > 2}
+    shown = "\n".join(plan.describe()) + repr(plan) + repr(old) + repr(new)
+    assert not [s for s in secrets if s in shown]
+    if merged is None:
+        return
+    again = plan_merge(old, Accounts.parse(*merged), 1000, 29999)
+    assert again.is_empty and not again.conflicts
