@@ -39,7 +39,9 @@ def remove_build_users(s):
     names = [name for name, _ in users]
     s.say("A3: will remove (account, home, sudoers rules): " + ", ".join(f"{n} (uid {u})" for n, u in users))
     s.require(f"remove these {len(users)} accounts and their homes?", "not confirmed; nothing removed")
-    cleanup.remove_from_sudoers(s.host, cfg.sudoers, names)
+    passwd = s.host.read_text("/etc/passwd")
+    uids = [u for _, u in cleanup.all_uids(passwd)]
+    cleanup.remove_from_sudoers(s.host, cfg.sudoers, users, {u for u in uids if uids.count(u) == 1})
     for name in names:
         cleanup.userdel(s.host, name)
 

@@ -81,6 +81,11 @@ class Session:
         self.connections_opened = 0
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
+        from .edit import secrets
+
+        for secret in (settings.checks.pop_password, settings.checks.list_member_password):
+            if secret:
+                secrets.add(secret)   # never shown, whatever prints it
 
     def _alias_lock(self, alias: str) -> threading.Lock:
         with self._lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import posixpath
+import stat as stat_mod
 
 from ..edit import EditError
 from ..edit import sudoers as sudoers_edit
@@ -68,14 +69,32 @@ def build_accounts(passwd_text: str, pattern: str, uid_min: int, uid_max: int) -
     return matched
 
 
-def without_users(text: str, names: list[str]) -> str:
-    for name in names:
-        text = sudoers_edit.remove_user(text, name)
-    return text
+def all_uids(passwd_text: str) -> list[tuple[str, int]]:
+    return [(e.name, e.uid) for e in parse_passwd(passwd_text)]
 
 
-def remove_from_sudoers(host, path: str, names: list[str]):
-    return host.edit(path, lambda text: without_users(text, names), validate=VISUDO)
+def read_sudoers_tree(host, main: str, hostname: str):
+    """sudoers and every file and directory it includes (@include, @includedir, #include...), as sudo finds them."""
+    files: dict[str, str | None] = {}
+    listings: dict[str, list[str] | None] = {}
+    while True:
+        need_files, need_dirs = sudoers_edit.missing_inputs(files, listings, main, hostname)
+        if not need_files and not need_dirs:
+            return files, listings
+        for path in need_files:
+            files[path] = host.read_text(path) if host.exists(path) else None
+        for directory in need_dirs:
+            entries = host.files.listdir(directory, attrs=True) if host.exists(directory) else None
+            listings[directory] = None if entries is None else [e.filename for e in entries if stat_mod.S_ISREG(e.st_mode)]
+
+
+def remove_from_sudoers(host, path: str, users: list[tuple[str, int]], unique_uids: set[int]):
+    """The build accounts out of sudoers and its includes (another user's rule never changes); each file passes visudo -cf."""
+    files, listings = read_sudoers_tree(host, path, host.probe(["hostname"]).stdout.strip().split(".")[0])
+    plan = sudoers_edit.remove_users_tree(files, listings, {name: (uid if uid in unique_uids else None) for name, uid in users}, path)
+    if not plan:
+        host.say(f"{path} and its includes: no rule names {', '.join(n for n, _ in users)}: unchanged")
+    return [host.edit(p, lambda _t, text=text: text, validate=VISUDO) for p, text in plan.items()]
 
 
 def userdel(host, name: str) -> None:

@@ -108,5 +108,20 @@ def copy_secret_file(source, target, path: str, owner: str, group: str):
     if not source.exists(path):
         raise RemoteError(f"{source.alias}: {path} does not exist; check pop_auth.path in hosts.toml")
     data = source.read_bytes(path)
+    register_secrets(data)
     source.say(f"{path}: {len(data)} bytes, sha256 {sha256(data)[:16]}…")
     return copy_file(source, target, path, owner=f"{owner}:{group}")
+
+
+def register_secrets(data: bytes) -> None:
+    """The secrets of a `user secret` password file (pop.auth as text) go to the one secret filter: never shown."""
+    from ..edit import secrets
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return  # a dbm file: nothing printable to register
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 2 and not line.lstrip().startswith("#"):
+            secrets.add(words[-1])

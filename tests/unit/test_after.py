@@ -54,8 +54,11 @@ def test_a_pattern_reaching_system_accounts_is_refused():
 
 
 def test_sudoers_without_the_build_accounts():
-    out = cleanup.without_users(SUDOERS, ["chikuwa1", "chikuwa2"])
+    from fabfile.edit import sudoers
+
+    tree = {"/etc/sudoers": SUDOERS}
+    out = sudoers.remove_users_tree(tree, {}, ["chikuwa1", "chikuwa2"])["/etc/sudoers"]
     assert "chikuwa" not in out.replace("# build accounts", "")
     assert "User_Alias BUILDERS = yasuda" in out
     assert "root\tALL=(ALL:ALL) ALL" in out and "%sudo" in out
-    assert cleanup.without_users(out, ["chikuwa1", "chikuwa2"]) == out
+    assert sudoers.remove_users_tree({"/etc/sudoers": out}, {}, ["chikuwa1", "chikuwa2"]) == {}

@@ -144,6 +144,9 @@ class MailHost:
     def say(self, message):
         self.said.append(message)
 
+    def record(self, event, **fields):
+        self.said.append(f"journal {event}")
+
 
 class Step:
     def __init__(self):
