@@ -14,7 +14,7 @@ from fabric import task
 from invoke.exceptions import Exit
 
 from . import session as session_mod
-from .watch import WatchConfig, WatchError, start_watch, summary_lines, users_view
+from .watch import WatchConfig, start_watch, summary_lines, users_view
 
 HELP = {
     "for": "stop after SECONDS (default: at Ctrl-C; a run never exceeds 6 hours)",
@@ -27,19 +27,24 @@ HELP = {
 }
 
 
-def _config(for_, rate, timeout, mail_every, max_messages, marker) -> WatchConfig:
-    return WatchConfig(rate=float(rate), seconds=float(for_), timeout=float(timeout), mail_every=float(mail_every),
-                       max_messages=int(max_messages), http_marker=marker)
+def _config(settings, for_, rate, timeout, mail_every, max_messages, marker) -> WatchConfig:
+    """The watch settings: defaults, the hosts file's [watch] section if any, then the flags given."""
+    def number(value, kind=float):
+        return None if value is None else kind(value)
+
+    return WatchConfig.from_settings(settings, seconds=number(for_), rate=number(rate), timeout=number(timeout),
+                                     mail_every=number(mail_every), max_messages=number(max_messages, int), http_marker=marker)
 
 
 @task(help=HELP)
-def watch(c, for_=0.0, rate=5.0, timeout=1.0, mail_every=1.0, max_messages=1000, marker=None, ledger=True):
+def watch(c, for_=None, rate=None, timeout=None, mail_every=None, max_messages=None, marker=None, ledger=True):
     """Watch (operator's machine): http, dns, pop, smtp probed like users do, 5/s per target, into <journal>.watch.jsonl."""
     session = session_mod.current(getattr(c, "config", None))
     settings, out = session.settings, session.out
     try:
-        watcher = start_watch(settings, settings.operator.journal, config=_config(for_, rate, timeout, mail_every, max_messages, marker))
-    except (WatchError, OSError) as exc:
+        config = _config(settings, for_, rate, timeout, mail_every, max_messages, marker)
+        watcher = start_watch(settings, settings.operator.journal, config=config)
+    except (ValueError, OSError) as exc:      # WatchError is a ValueError, as is a flag that is not a number
         raise Exit(f"watch: {exc}", code=1) from None
     print(f"watching {len(watcher.targets)} target(s) at {watcher.config.rate:g}/s each into {watcher.path} (run {watcher.run}); "
           "Ctrl-C stops", file=out, flush=True)

@@ -128,7 +128,8 @@ def duplicate_cause(letter: Letter, copies: list[int]) -> str:
     if len(set(copies)) == len(copies):
         silent = [a for a in sorted(copies) if outcomes.get(a) == "unknown"]
         if silent:
-            return f"re-sent after attempt {silent[0]} ended without an answer (its 250 was lost): attempts {sorted(copies)} arrived"
+            return (f"re-sent after attempt {silent[0]} ended without an answer (its 250 was lost): "
+                    f"attempts {sorted(copies)} arrived")
         return f"attempts {sorted(copies)} each arrived"
     return f"one attempt delivered more than once (attempts {sorted(copies)}): the server or a carried queue duplicated it"
 

@@ -88,8 +88,10 @@ def site_view(settings, journal_path, *, run: str | None = None, wait: float = 6
         return view.users_view(records, None, run=run)
     new = settings.by_role("new")
     address = pop_address or new.address_for(Journal(journal_path).swapped(new.alias) is not False)
-    text = await_delivery(lambda: read_mailbox_pop(address, cfg.pop_user, cfg.pop_password, cfg.pop_method, cfg.timeout, port=port),
-                          records, run, wait)
+    def read() -> str:
+        return read_mailbox_pop(address, cfg.pop_user, cfg.pop_password, cfg.pop_method, cfg.timeout, port=port)
+
+    text = await_delivery(read, records, run, wait)
     result = view.users_view(records, text, run=run)
     if result["mail"] is not None:
         result["mail"]["mailbox"] = f"{cfg.pop_user} at {address}"

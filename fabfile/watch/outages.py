@@ -6,8 +6,13 @@ that is what a user retrying it would have seen, to the resolution of the
 probe rate. A service is out while any of its targets is out (some user's
 request fails): its outages are the union of its targets' outages, each
 target judged on its own probes only, so targets probed in interleaved
-order never cut each other's runs short. An outage still going at the
-last probe of its target ends there and is marked open.
+order never cut each other's runs short. Targets that are alternatives
+for the user carry the same `group` (one DNS name asked of each of the
+site's DNS servers: a resolver that gets no answer from one asks the
+next): a group is out only while all of its targets are out (the
+intersection), and the service while any group is out. An outage still
+going at the last probe of its target is open: it lasts to the service's
+last probe (it had not ended when the watch did).
 """
 
 from __future__ import annotations
@@ -90,6 +95,35 @@ def merge(intervals) -> list[tuple[datetime, datetime, bool]]:
     return [tuple(m) for m in merged]
 
 
+def intersect(a, b) -> list[tuple[datetime, datetime, bool]]:
+    """The times both interval lists are out (each list disjoint and sorted, as merge gives them)."""
+    out, i, j = [], 0, 0
+    while i < len(a) and j < len(b):
+        start, end = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        both_open = a[i][2] and b[j][2]
+        if start < end or (start == end and both_open):
+            out.append((start, end, both_open))
+        if a[i][1] <= b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def group_outages(per_target: dict[str, list], groups: dict[str, str]) -> list[tuple[datetime, datetime, bool]]:
+    """A service's outages from its targets' intervals: intersection within a group, union across groups."""
+    by_group: dict[str, list] = {}
+    for target, intervals in per_target.items():
+        by_group.setdefault(groups.get(target) or target, []).append(merge(intervals))
+    out = []
+    for members in by_group.values():
+        common = members[0]
+        for other in members[1:]:
+            common = intersect(common, other)
+        out.extend(common)
+    return merge(out)
+
+
 def _iso(t: datetime) -> str:
     return t.isoformat(timespec="milliseconds")
 
@@ -114,25 +148,35 @@ def _ordered(services) -> list[str]:
     return sorted(services, key=_rank)
 
 
-def analyse(records: list[dict]) -> dict:
-    """{"services": [{service, outages, total, probes}], "targets": [...], "open": [service, ...]} of probe records."""
-    groups = by_target(probes(records))
-    per_service: dict[str, list] = {}
-    targets = []
-    for (service, target), items in groups.items():
-        intervals = target_intervals(items)
-        per_service.setdefault(service, []).extend(intervals)
-        rows, total = _row(intervals)
-        targets.append(dict(service=service, target=target, outages=rows, total=total, probes=len(items),
-                            failed=sum(not p.get("ok") for p in items)))
+def _service_rows(groups: dict, per_target: dict) -> tuple[list[dict], list[str]]:
     services, still_out = [], []
-    for service in _ordered(per_service):
-        merged = merge(per_service[service])
+    for service in _ordered({s for s, _ in groups}):
+        mine = {t: per_target[(s, t)] for (s, t) in groups if s == service}
+        alternatives = {t: items[0].get("group", "") for (s, t), items in groups.items() if s == service}
+        merged = group_outages(mine, alternatives)
         rows, total = _row(merged)
         count = sum(len(items) for (s, _), items in groups.items() if s == service)
         services.append(dict(service=service, outages=rows, total=total, probes=count))
         if merged and merged[-1][2]:
             still_out.append(service)
+    return services, still_out
+
+
+def analyse(records: list[dict]) -> dict:
+    """{"services": [{service, outages, total, probes}], "targets": [...], "open": [service, ...]} of probe records."""
+    groups = by_target(probes(records))
+    horizon: dict[str, datetime] = {}
+    for (service, _), items in groups.items():
+        horizon[service] = max(horizon.get(service, items[-1]["_t"]), items[-1]["_t"])
+    # an outage still open at a target's last probe lasts to the service's last probe: it had not ended when the watch did
+    per_target = {key: [(a, max(b, horizon[key[0]]) if is_open else b, is_open) for a, b, is_open in target_intervals(items)]
+                  for key, items in groups.items()}
+    targets = []
+    for (service, target), items in groups.items():
+        rows, total = _row(per_target[(service, target)])
+        targets.append(dict(service=service, target=target, outages=rows, total=total, probes=len(items),
+                            failed=sum(not p.get("ok") for p in items)))
+    services, still_out = _service_rows(groups, per_target)
     targets.sort(key=lambda t: (_rank(t["service"]), t["target"]))
     return dict(services=services, targets=targets, open=still_out)
 

@@ -102,7 +102,9 @@ class SiteResolver:
             return address, source
         swapped = Journal(self.journal_path).swapped(self.settings.by_role("new").alias)
         fallback = sites.fallback_address(self.settings, name, swapped)
-        return (fallback, "hosts.toml") if fallback else ("", f"no address for {name}: no DNS answer in hosts.toml's addresses, and hosts.toml names none")
+        if fallback:
+            return fallback, "hosts.toml"
+        return "", f"no address for {name}: no DNS answer in hosts.toml's addresses, and hosts.toml names none"
 
     def _a(self, server: str, name: str) -> str:
         answer = ask(server, name, "A", self.timeout, self.port)

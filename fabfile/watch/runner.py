@@ -10,8 +10,8 @@ by at most `timeout`). A resolver thread keeps the public names' addresses
 time and on the lines written, whatever is asked.
 
 The lines (`<journal>.watch.jsonl`): a start record, one line per probe
-(time, watch, service, target, address, via, ok, latency, detail; smtp
-adds kind, tag, attempt, outcome, rcpt), a stop record (why, seconds,
+(time, watch, service, target, address, via, ok, latency, detail; dns
+adds group, the name asked; smtp adds kind, tag, attempt, outcome, rcpt), a stop record (why, seconds,
 probes and rates per service, the watcher's CPU). No secret and no
 message body is ever written; each line also passes a filter for the POP
 secret and the project's secret filter.
@@ -19,6 +19,7 @@ secret and the project's secret filter.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import resource
@@ -55,6 +56,14 @@ class WatchConfig:
     drain_seconds: float = 30.0     # after the stop, queued messages are still retried this long
     resolve_every: float = 1.0      # the public names are asked of the site's DNS this often
     ports: dict = field(default_factory=dict)   # {"dns"|"pop"|"smtp": port} (tests); http's is the URL's
+
+    @classmethod
+    def from_settings(cls, settings, **overrides) -> "WatchConfig":
+        """The defaults, then the hosts file's [watch] section (when the schema has one), then `overrides` (flags)."""
+        section = getattr(settings, "watch", None)
+        names = [f.name for f in dataclasses.fields(cls) if f.name != "ports"]
+        values = {n: getattr(section, n) for n in names if section is not None and hasattr(section, n)}
+        return cls(**(values | {k: v for k, v in overrides.items() if v is not None}))
 
     def check(self) -> None:
         if not 0 < self.rate <= MAX_RATE:
@@ -132,8 +141,10 @@ class Lane:
         if result is None:
             return None
         ok, detail, extra = result
-        return dict(time=stamp, watch=self.watcher.run, service=self.target.service, target=self.target.label, address=address,
-                    via=via, ok=bool(ok), latency=round(time.monotonic() - start, 4), detail=str(detail)[:200], **extra)
+        group = {"group": self.target.group} if self.target.group else {}
+        return dict(time=stamp, watch=self.watcher.run, service=self.target.service, target=self.target.label, **group,
+                    address=address, via=via, ok=bool(ok), latency=round(time.monotonic() - start, 4), detail=str(detail)[:200],
+                    **extra)
 
     def run(self) -> None:
         w, period = self.watcher, 1.0 / self.watcher.config.rate

@@ -37,6 +37,7 @@ class Target:
     url: str = ""        # http
     qname: str = ""      # dns: the name asked
     mx: bool = False     # smtp: resolve the mail domain as an MTA does (MX, else A)
+    group: str = ""      # targets that are alternatives for a user (one name at each DNS server): outages.py
 
 
 def is_ip(value: str) -> bool:
@@ -149,7 +150,8 @@ def plan(settings) -> tuple[list[Target], list[str]]:
     skipped = [] if settings.checks.http_urls else ["http: checks.http_urls is empty"]
     targets = _http_targets(settings, listed)
     names = [_norm(n) for n in settings.checks.dns]
-    targets += [Target("dns", f"{n} @ {server}", address=server, qname=n) for server in dns_servers(settings) for n in names]
+    targets += [Target("dns", f"{n} @ {server}", address=server, qname=n, group=n)
+                for server in dns_servers(settings) for n in names]
     if not names:
         skipped.append("dns: checks.dns is empty")
     mail, why = _mail_targets(settings)

@@ -115,8 +115,30 @@ def test_intervals_cover_every_failure_and_no_success(pattern):
 
 @given(st.lists(st.lists(st.booleans(), min_size=1, max_size=20), min_size=1, max_size=4))
 def test_a_services_total_lies_between_its_worst_target_and_the_sum(patterns):
-    records = [probe(i * 0.2 + k * 0.05, ok, "dns", f"t{k}") for k, pattern in enumerate(patterns) for i, ok in enumerate(pattern)]
+    records = [probe(i * 0.2 + k * 0.05, ok, "dns", f"t{k}")
+               for k, pattern in enumerate(patterns) for i, ok in enumerate(pattern)]
     result = outages.analyse(records)
     totals = [t["total"] for t in result["targets"]]
     service = result["services"][0]["total"]
     assert max(totals) - 1e-6 <= service <= sum(totals) + 1e-6
+
+
+def grouped(pattern, server, start=0.0):
+    """One DNS name asked of one server: the targets of a name are alternatives (group = the name)."""
+    return [dict(p, group="itpass") for p in series(pattern, "dns", f"itpass @ {server}", start=start)]
+
+
+def test_a_name_is_out_only_while_every_dns_server_fails_it():
+    one_down = grouped("..xxxxxx..", ".21") + grouped("..........", ".22", start=0.05)
+    assert view(one_down)["dns"]["outages"] == []                         # a resolver asks the other server
+    per_target = {t["target"]: len(t["outages"]) for t in outages.analyse(one_down)["targets"]}
+    assert per_target == {"itpass @ .21": 1, "itpass @ .22": 0}          # the server's own outage is still in the data
+    both = grouped("..xxxxxx..", ".21") + grouped("....xxxxxx", ".22", start=0.05)
+    result = outages.analyse(both)
+    assert result["services"][0]["outages"] == [(at(0.85), at(1.6), 0.75)] and result["open"] == []
+
+
+def test_an_outage_open_on_every_server_stays_open():
+    both = grouped("......xxxx", ".21") + grouped(".......xxx", ".22", start=0.05)
+    result = outages.analyse(both)
+    assert result["services"][0]["outages"] == [(at(1.45), at(1.85), 0.4)] and result["open"] == ["dns"]

@@ -33,7 +33,8 @@ def test_the_dns_servers_are_old_and_new_before_then_after(lab):
 
 def test_a_right_dns_answer_is_the_names_address_before_or_after_the_swap(lab):
     assert sites.dns_expectation(lab, f"itpass.{SITE}") == ({"198.18.0.22"}, False)
-    assert sites.dns_expectation(lab, f"new-itpass.{SITE}.") == ({"198.18.0.21", "198.18.0.22"}, False)   # the alias moves with new
+    # the alias moves with new
+    assert sites.dns_expectation(lab, f"new-itpass.{SITE}.") == ({"198.18.0.21", "198.18.0.22"}, False)
     assert sites.dns_expectation(lab, f"OLD-itpass.{SITE}") == ({"198.18.0.21"}, True)   # only exists after the swap
 
 
