@@ -36,7 +36,7 @@ def _config(settings, for_, rate, timeout, mail_every, max_messages, marker) -> 
                                      mail_every=number(mail_every), max_messages=number(max_messages, int), http_marker=marker)
 
 
-@task(help=HELP)
+@task(help=HELP, auto_shortflags=False)
 def watch(c, for_=None, rate=None, timeout=None, mail_every=None, max_messages=None, marker=None, ledger=True):
     """Watch (operator's machine): http, dns, pop, smtp probed like users do, 5/s per target, into <journal>.watch.jsonl."""
     session = session_mod.current(getattr(c, "config", None))

@@ -149,14 +149,16 @@ def _ordered(services) -> list[str]:
 
 
 def _service_rows(groups: dict, per_target: dict) -> tuple[list[dict], list[str]]:
+    by_service: dict[str, list] = {}
+    for (service, target), items in groups.items():
+        by_service.setdefault(service, []).append((target, items))
     services, still_out = [], []
-    for service in _ordered({s for s, _ in groups}):
-        mine = {t: per_target[(s, t)] for (s, t) in groups if s == service}
-        alternatives = {t: items[0].get("group", "") for (s, t), items in groups.items() if s == service}
-        merged = group_outages(mine, alternatives)
+    for service in _ordered(by_service):
+        members = by_service[service]
+        alternatives = {t: items[0].get("group", "") for t, items in members}
+        merged = group_outages({t: per_target[(service, t)] for t, _ in members}, alternatives)
         rows, total = _row(merged)
-        count = sum(len(items) for (s, _), items in groups.items() if s == service)
-        services.append(dict(service=service, outages=rows, total=total, probes=count))
+        services.append(dict(service=service, outages=rows, total=total, probes=sum(len(items) for _, items in members)))
         if merged and merged[-1][2]:
             still_out.append(service)
     return services, still_out

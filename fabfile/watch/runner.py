@@ -63,6 +63,8 @@ class WatchConfig:
         section = getattr(settings, "watch", None)
         names = [f.name for f in dataclasses.fields(cls) if f.name != "ports"]
         values = {n: getattr(section, n) for n in names if section is not None and hasattr(section, n)}
+        if values.get("http_marker") == "":
+            values["http_marker"] = None          # a section's "" = checks.http_marker
         return cls(**(values | {k: v for k, v in overrides.items() if v is not None}))
 
     def check(self) -> None:

@@ -270,3 +270,42 @@ def test_fab_watch_for_a_while_prints_the_outages_and_the_ledger(site, tmp_path,
     assert SECRET not in text
     start = lines_of(tmp_path / "journal.jsonl.watch.jsonl")[0]
     assert start["config"]["rate"] == 8 and start["config"]["seconds"] == 1.5 and start["config"]["mail_every"] == 0.2
+
+
+def test_the_mailbox_is_read_over_pop_and_the_runs_own_messages_deleted_on_request(site, tmp_path):
+    from fabfile.checks import send_tagged
+    from fabfile.watch import read_mailbox_pop
+    from fabfile.watch.ledger import attempt_tag, message_tag, tags_in
+
+    STATE.box.clear()
+    mine, other = attempt_tag(message_tag("0123abcd", 1), 1), attempt_tag(message_tag("ffff0000", 1), 1)
+    for tag in (mine, other, "serverswap-20091023T090000-deadbeef"):
+        send_tagged(SITE, f"yasuda@itpass.{D}", f"yasuda@itpass.{D}", tag, port=site["smtp"])
+    read = read_mailbox_pop(SITE, "yasuda", SECRET, port=site["pop"], delete_run="0123abcd")
+    assert tags_in(read) == [mine, other, "serverswap-20091023T090000-deadbeef"]
+    assert tags_in(read_mailbox_pop(SITE, "yasuda", SECRET, port=site["pop"])) == [other, "serverswap-20091023T090000-deadbeef"]
+
+
+def test_an_address_outside_hosts_toml_is_never_probed(site, tmp_path, monkeypatch):
+    from fabfile.watch.runner import Watcher
+
+    s = site_settings(tmp_path, site)
+    w = Watcher(s, s.operator.journal, config(site))
+    monkeypatch.setattr(w.resolver, "lookup", lambda name, mx=False: ("127.0.0.99", "dns rogue"))
+    lane = next(lane for lane in w.lanes if lane.target.service == "pop")
+    monkeypatch.setattr(lane, "probe", lambda *a: pytest.fail("probed an address hosts.toml does not list"))
+    record = lane.once()
+    assert record["ok"] is False and record["detail"].startswith("refused: 127.0.0.99 is not an address of old or new")
+
+
+def test_watch_settings_defaults_section_then_flags(tmp_path):
+    from types import SimpleNamespace
+
+    assert WatchConfig.from_settings(SimpleNamespace()) == WatchConfig()
+    section = SimpleNamespace(rate=8, http_marker="", max_messages=50)
+    c = WatchConfig.from_settings(SimpleNamespace(watch=section), rate=None, max_messages=20, http_marker=None)
+    assert (c.rate, c.max_messages, c.http_marker) == (8, 20, None)      # "" in the section: checks.http_marker
+    for bad in (dict(rate=0), dict(rate=51), dict(seconds=-1)):
+        with pytest.raises(WatchError):
+            WatchConfig(**bad).check()
+    assert WatchConfig(seconds=10).limit() == 10 and WatchConfig(seconds=10 ** 9).limit() == WatchConfig().max_seconds
