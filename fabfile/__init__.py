@@ -25,11 +25,12 @@ def build_namespace():
     from .backout import backout
     from .cockpit import tasks as cockpit_tasks
     from .preflight import preflight
+    from .watch_tasks import watch
 
     ns = Collection()
     for name, module in load_phases().items():
         ns.add_collection(Collection.from_module(module, name=name))
-    for task in cockpit_tasks.TOP_LEVEL + [preflight, backout]:
+    for task in cockpit_tasks.TOP_LEVEL + [preflight, backout, watch]:
         ns.add_task(task)
     return ns
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .errors import RemoteError
-from .ops import accounts, authkeys, files, identity, network, sshd, transfer
+from .ops import accounts, authkeys, files, identity, mail, network, sshd, transfer
 from .steps import each_host, phase_task, run_sequence, step
 from .transaction import recover
 
@@ -41,7 +41,8 @@ def merge_accounts(s):
 
 @step("C4", role="old", namespace=NS, name="rsync-home", title="rsync /home", hosts=("old", "new"), confirms=True)
 def rsync_home(s):
-    """C4 (old): rsync /home to new again (dry run, accept deletions or --yes, real run)."""
+    """C4 (old): old's queued local mail delivered first; rsync /home to new again (dry run, accept deletions or --yes, real run)."""
+    mail.drain(s, s.host)
     transfer.review(s, s.host, "C4")
     transfer.real_run(s, s.host)
 

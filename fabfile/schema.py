@@ -226,12 +226,22 @@ class BuildAccounts:
     sudoers: str = key("str", "sudoers (its includes are followed)", step="A3")
 
 
+@section
+class Watch:
+    http_marker: str = key("str", 'text the page must hold for the watcher ("" = checks.http_marker); both old\'s and new\'s page must hold it', "", step="watch")
+    rate: int = key("int", "probes a second per service target", 5, step="watch")
+    timeout: int = key("int", "seconds per connection of a probe", 1, step="watch")
+    mail_every: int = key("int", "a tagged test message every so many seconds", 1, step="watch")
+    max_messages: int = key("int", "at most this many test messages in one run", 1000, step="watch")
+
+
 SECTIONS: dict[str, type] = {
     "operator": Operator, "root_login": RootLogin, "rsync": Rsync, "ttl": Ttl, "resolver": Resolver,
     "stop_services": StopServices, "sessions": Sessions, "crontabs": Crontabs, "accounts": Accounts,
     "authorized_keys": AuthorizedKeys, "pop_auth": PopAuth, "identity": IdentityFiles, "network": Network,
     "bind": Bind, "qmail": Qmail, "disable_services": ServiceList, "enable_services": ServiceList,
     "bouncer": Bouncer, "checks": Checks, "backup_check": BackupCheck, "cleanup": Cleanup, "build_accounts": BuildAccounts,
+    "watch": Watch,
 }
 SECTION_STEPS = {"disable_services": "D3", "enable_services": "N3"}
 

@@ -137,12 +137,47 @@ def _run_phases(c, session, order, yes, reboot) -> tuple[list, tuple | None]:
     return done, None
 
 
+def _watched(c, session, order, yes, reboot, watch):
+    """The phases, with the users' view measured from outside beside them (fab watch); (done, failure, view)."""
+    if not watch:
+        done, failure = _run_phases(c, session, order, yes, reboot)
+        return done, failure, None
+    from ..watch import WatchConfig, watching
+
+    with watching(session.settings, session.settings.operator.journal, WatchConfig.from_settings(session.settings)) as watcher:
+        done, failure = _run_phases(c, session, order, yes, reboot)
+    view = watcher.users_view()
+    for line in _outage_lines(view):
+        print(line, file=session.out, flush=True)
+    return done, failure, view
+
+
+def _outage_lines(view) -> list[str]:
+    from .report import hms
+
+    lines = ["", "the users' view (measured from outside):"]
+    for s in view.get("services", []):
+        lines.append(f"  {s['service']:<6} {len(s['outages'])} outage(s), total {hms(s['total'])} ({s['probes']} probes)")
+    if view.get("ledger"):
+        lines.append(view["ledger"])
+    return lines
+
+
+def _mail_problems(view) -> list[str]:
+    if not view:
+        return []
+    from ..watch import problems
+
+    return list(problems(view))
+
+
 @task
-def rehearse(c, yes=False, force=False, step=False, reboot=True, hosts_file=None, ttl_wait=True):
+def rehearse(c, yes=False, force=False, step=False, reboot=True, hosts_file=None, ttl_wait=True, watch=True):
     """Rehearse (old, new, backup): prep through phase4 in runbook order on the hosts file's hosts, then the report.
 
     --no-reboot leaves out D5 (the reboot of old); --no-ttl-wait does not keep the TTL wait before phase1
-    (a lab has no caches; journalled); --hosts-file FILE instead of $SERVERSWAP_HOSTS.
+    (a lab has no caches; journalled); --no-watch runs without `fab watch` beside it (no outage table,
+    no mail ledger); --hosts-file FILE instead of $SERVERSWAP_HOSTS.
     """
     if hosts_file:
         os.environ["SERVERSWAP_HOSTS"] = str(Path(hosts_file).resolve())
@@ -153,9 +188,12 @@ def rehearse(c, yes=False, force=False, step=False, reboot=True, hosts_file=None
     session.force, session.step_mode, session.skip_ttl_wait = force, step, not ttl_wait
     order = [p for p in PHASES if p != "after"]
     print(f"rehearsal on {session.settings.path}: {', '.join(order)}", file=session.out, flush=True)
-    done, failure = _run_phases(c, session, order, yes, reboot)
-    path = write_report(session.settings, list(session.journal.records()), exposures=open_lines(session))
+    done, failure, view = _watched(c, session, order, yes, reboot, watch)
+    path = write_report(session.settings, list(session.journal.records()), exposures=open_lines(session), users_view=view)
     print(f"\nreport: {path}", file=session.out, flush=True)
+    mail_problems = _mail_problems(view)
+    if mail_problems and not failure:
+        failure = ("phase4", "; ".join(mail_problems))
     if failure:
         rest = order[order.index(failure[0]):]
         print(f"rehearsal stopped in {failure[0]}: {failure[1]}\n  phases done: {', '.join(done) or 'none'}\n  not done: {', '.join(rest)}", file=sys.stderr)

@@ -12,6 +12,7 @@ import posixpath
 from ..edit import listfile
 from ..remote import EditResult
 from ..commands import Script
+from ..errors import RemoteError
 from ..services import restart, unit
 
 
@@ -59,3 +60,47 @@ def showctl(step, host) -> str:
         first = (result.stdout.strip().splitlines() or [f"exit {result.exited}"])[0]
         host.say(f"{' '.join(cfg.showctl)} failed: {first} (check qmail.showctl in hosts.toml)")
     return result.stdout
+
+
+def queue(step, host):
+    """old's qmail queue now (qmail-qread, from qmail's bin/ beside control/)."""
+    from ..edit.qmailqueue import parse_qread
+
+    cfg = step.settings.qmail
+    bindir = posixpath.join(posixpath.dirname(cfg.control_dir.rstrip("/")), "bin")
+    result = host.probe(Script(WITH_PATH, bindir, "qmail-qread"))
+    if not result.ok:
+        raise RemoteError(f"{host.alias}: qmail-qread failed ({(result.stdout or result.stderr).strip()[:100]}); is qmail installed under {bindir}?")
+    return parse_qread(result.stdout)
+
+
+def drain(step, old) -> None:
+    """Mail in flight (before C4 copies /home): local deliveries waiting in old's queue reach the mailboxes C4 carries.
+
+    qmail runs until no local recipient is left (checks.mail_wait at most), then is stopped again as S4 left it;
+    an empty queue is proven by qmail-qread. Remote recipients stay: old sends its own mail once D4 starts qmail.
+    """
+    import time
+
+    q = queue(step, old)
+    if not q.local:
+        old.say(f"mail queue on {old.alias}: {q.messages} message(s), no local delivery waiting: nothing in flight for C4")
+        step.note("mail in flight: none", mail_in_flight={"local": 0, "remote": len(q.remote)})
+        return
+    old.say(f"mail queue on {old.alias}: {len(q.local)} local delivery(ies) waiting: starting qmail to deliver them before the copy")
+    if old.dry:
+        return
+    from ..services import ensure_running
+
+    started = ensure_running(old, step.settings.qmail.service)
+    deadline = time.monotonic() + step.settings.checks.mail_wait
+    while q.local and time.monotonic() < deadline:
+        time.sleep(0.5)
+        q = queue(step, old)
+    if started:
+        ensure_running(old, step.settings.qmail.service, running=False)
+    if q.local:
+        raise RemoteError(f"{old.alias}: {len(q.local)} local delivery(ies) still queued after {step.settings.checks.mail_wait} s "
+                          f"(qmail-qread shows them); look at qmail's log, then run C4 again")
+    step.note("mail in flight: delivered on old before the copy", mail_in_flight={"local_delivered": True, "remote": len(q.remote)})
+    old.say(f"mail queue on {old.alias}: local deliveries done; {len(q.remote)} remote recipient(s) stay for old to send")

@@ -67,7 +67,7 @@ def test_a2_restores_the_ttl_after_a_backup(fresh, tmp_path):
 
     restored = hashes("new", ZONES + [backup])
     r = run(after.restore_ttl, tmp_path / "j")
-    assert r.changes() == [] and "already has $TTL 3600: unchanged" in r.output
+    assert r.changes() == [] and "every zone already has TTL 3600 by value: unchanged" in r.output
     assert hashes("new", ZONES + [backup]) == restored
 
 

@@ -78,3 +78,13 @@ def test_a_failed_step_inside_a_closed_pair_reopens_it():
                rec("10:03:00", "start", "C5"), rec("10:03:01", "change", "C5"), rec("10:03:02", "done", "C5")]
     lane = [T("C1", "a"), T("C2", "b"), T("C4", "d")]
     assert skips(lane, step_states(records), force=False) == {"b"}   # C4 must run, so C1 opens again; C2 stays done
+
+
+def test_qmail_qread_listing_is_read_as_qmail_writes_it():
+    from fabfile.edit.qmailqueue import parse_qread
+
+    text = ("1 Dec 2026 22:10:03 GMT  #1234  456  <a@x>\n\tlocal\tyasuda@itpass.scitec.kobe-u.ac.jp\n\tremote\tb@example.org\n"
+            "1 Dec 2026 22:10:04 GMT  #1235  99  <>\n\tremote\tc@example.org\n\tretry 2: connection refused\n")
+    q = parse_qread(text)
+    assert q.messages == 2 and q.local == ["yasuda@itpass.scitec.kobe-u.ac.jp"] and q.remote == ["b@example.org", "c@example.org"]
+    assert parse_qread("").messages == 0
