@@ -102,7 +102,7 @@ def help_text(prog: str, task: str | None) -> str:
 
 
 def parse(argv: list[str]):
-    """The program's own parse of argv, without running anything: (core args, [(task name, its tokens)]).
+    """The program's own parse of argv, without running anything: (program, {name on the line: task name}).
 
     Raises invoke's ParseError for an unknown task or option, or an option missing its value.
     """
@@ -111,19 +111,25 @@ def parse(argv: list[str]):
     program.parse_core(argv)
     program.parse_collection()
     program.parse_tasks()
-    return program, [context.name for context in program.tasks]
+    return program, {alias: context.name for context in program.tasks for alias in (context.name, *context.aliases)}
 
 
-def tokens_by_task(argv: list[str], tasks: list[str]) -> tuple[list[str], dict[str, list[str]]]:
+def tokens_by_task(argv: list[str], tasks: dict[str, str]) -> tuple[list[str], dict[str, list[str]]]:
     """The option tokens of argv (without their values) split into the core's (before the first task) and each task's."""
     core, per_task, current = [], {}, None
     for word in argv[1:]:
         if word in tasks:
-            current = word
+            current = tasks[word]
             per_task.setdefault(current, [])
         elif word.startswith("-"):
             (per_task[current] if current else core).append(word.split("=", 1)[0])
     return core, per_task
+
+
+def core_options(help_text: str) -> str:
+    """The "Core options:" section of `fab --help` (a bundled namespace also lists its tasks after it)."""
+    section = help_text.split("Core options:", 1)[-1]
+    return re.split(r"\n(?=\S)", section.lstrip("\n"), maxsplit=1)[0]
 
 
 def in_help(option: str, text: str) -> bool:
@@ -149,13 +155,15 @@ def problems_of(line: str, helper=None) -> list[str]:
         code, text = run_program(argv)
         return problems + ([f"exits {code}: {text.strip()[:200]}"] if code else [])
     core, per_task = tokens_by_task(argv, tasks)
-    core_help = helper(argv[0], None)
+    core_help = core_options(helper(argv[0], None))
     problems += [f"core option {o} is not in `{argv[0]} --help`" for o in core if not in_help(o, core_help)]
-    for task in tasks:  # a core option after the task (`fab phase3.bouncer -H new`) is the core's, as Invoke takes it
+    for task in dict.fromkeys(tasks.values()):  # a core option after the task (`fab phase3.bouncer -H new`) is the core's
         text = helper(argv[0], task)
-        problems += [f"{o} is not in `{argv[0]} --help {task}`" for o in per_task.get(task, []) if not (in_help(o, text) or in_help(o, core_help))]
+        problems += [f"{o} is not in `{argv[0]} --help {task}`" for o in per_task.get(task, [])
+                     if not (in_help(o, text) or in_help(o, core_help))]
     hosts = program.args.hosts.value
-    problems += [f"-H {h}: no such host alias in hosts.toml" for h in (hosts.split(",") if hosts else []) if h not in shipped_aliases()]
+    problems += [f"-H {h}: no such host alias in hosts.toml" for h in (hosts.split(",") if hosts else [])
+                 if h not in shipped_aliases()]
     return problems
 
 
@@ -179,10 +187,25 @@ def test_the_guide_shows_the_commands_of_the_night():
         assert wanted in lines, wanted
 
 
+def guide_problems(path: Path) -> dict[str, list[str]]:
+    """{command line: its problems} for every wrong command line of a guide (each distinct line checked once)."""
+    found = {line: problems_of(line) for line in dict.fromkeys(command_lines(path))}
+    return {line: problems for line, problems in found.items() if problems}
+
+
 def test_every_command_line_of_the_guide_is_one_the_program_takes():
-    found = {line: problems_of(line) for line in dict.fromkeys(command_lines(GUIDE))}
-    wrong = {line: p for line, p in found.items() if p}
+    wrong = guide_problems(GUIDE)
     assert not wrong, "\n".join(f"{line}: {'; '.join(p)}" for line, p in wrong.items())
+
+
+def test_a_guide_with_a_wrong_command_line_fails(tmp_path):
+    """End to end: the wrong line inside a code block is found; prose and output lines are not commands."""
+    guide = tmp_path / "guide.md"
+    guide.write_text("Run fab phase9 in prose: not a command.\n\n```sh\nfab phase2\nfab phase2.rsync-home --yes\n"
+                     "fab phase2.copy-crontab\n```\n\n```text\n4 manual check(s) to confirm: fab phase4.manual\n```\n",
+                     encoding="utf-8")
+    assert command_lines(guide) == ["fab phase2", "fab phase2.rsync-home --yes", "fab phase2.copy-crontab"]
+    assert list(guide_problems(guide)) == ["fab phase2.copy-crontab"]
 
 
 @pytest.mark.parametrize("line, why", [
@@ -192,6 +215,8 @@ def test_every_command_line_of_the_guide_is_one_the_program_takes():
     ("fab --dryy phase2", "does not parse"),
     ("fab backout --force", "does not parse"),
     ("fab phase3.all --reboot --mask", "does not parse"),
+    ("fab phase3 --mask", "does not parse"),
+    ("fab phase4 --yes", "does not parse"),
     ("fab rehearse --hosts-file", "does not parse"),
     ("fab --lisst", "does not parse"),
     ("fab phase1 -H oldd", "no such host alias"),
@@ -204,7 +229,7 @@ def test_a_wrong_line_is_caught(line, why):
 
 def test_an_option_the_parser_takes_but_help_does_not_show_is_caught():
     """The help check is a check of its own: with help texts that lack the option, the line fails."""
-    bare = lambda prog, task: "Options:\n  none\n"  # noqa: E731
+    bare = lambda prog, task: "Core options:\n  -H STRING  hosts\n\nOptions:\n  none\n"  # noqa: E731
     assert problems_of("fab phase2.rsync-home --yes", bare) == ["--yes is not in `fab --help phase2.rsync-home`"]
     assert problems_of("fab --dry phase2", bare) == ["core option --dry is not in `fab --help`"]
     assert problems_of("fab phase2.rsync-home --yes") == [] and problems_of("fab --dry phase2") == []
