@@ -29,7 +29,7 @@ def after_ttl_wait(s) -> None:
         s.say(f"{s.info.ids[0]}: the TTL wait is not over ({ttlwait.hms(left)} left, until {at}); going on ({why})")
         return
     raise Exit(f"{s.info.ids[0]}: too early: caches may keep the old records until {at} (Z1 lowered a TTL; {ttlwait.hms(left)} left); "
-               f"wait, or run with --force (SERVERSWAP_FORCE=1) to go on anyway")
+               f"wait, or set SERVERSWAP_FORCE=1 to go on anyway (journalled)")
 
 
 @step("S1", role="new", namespace=NS, name="check-resolver", title="check new's resolver")

@@ -54,7 +54,7 @@ class StepInfo:
 
     @property
     def task_name(self) -> str:
-        return f"{self.namespace}.{self.name}"
+        return f"{self.namespace}.{self.name}" if self.namespace else self.name
 
     def title_of(self, step_id: str) -> str:
         return self.titles[self.ids.index(step_id)] if step_id in self.ids else self.titles[0]

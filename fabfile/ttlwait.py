@@ -40,12 +40,19 @@ def remaining(records, now: datetime | None = None) -> float:
 
 
 def countdown_line(records, now: datetime | None = None) -> str | None:
-    """`fab plan` / `fab status`: the TTL wait, while it lasts."""
+    """`fab plan` / `fab status`: the TTL wait, while it lasts and phase1 has not started (kept or not)."""
+    records = list(records)
     at = safe_at(records)
     left = remaining(records, now)
-    if at is None or left <= 0:
+    if at is None or left <= 0 or _phase1_started(records):
         return None
     return f"TTL wait: phase1 may start at {at.isoformat(timespec='seconds')} ({hms(left)} from now; caches keep the old records until then)"
+
+
+def _phase1_started(records) -> bool:
+    since = lowered(records)[0].isoformat()
+    return any(r.get("event") == "start" and str(r.get("step", "")) in ("S2", "S3", "S4") and not r.get("dry") and r.get("time", "") > since
+               for r in records)
 
 
 def hms(seconds: float) -> str:

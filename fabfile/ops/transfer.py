@@ -145,6 +145,12 @@ def protect_new_homes(step, old) -> None:
                           f"add an --exclude for each to rsync.excludes in hosts.toml (nothing was copied)")
 
 
+def _root_login_open(step) -> bool:
+    from ..exposures import ROOT_LOGIN, still_open
+
+    return any(r["exposure"] == ROOT_LOGIN for r in still_open(list(step.session.journal.records())))
+
+
 def stale_transfers(old, log: str) -> list[str]:
     """rsyncs still running on old from an earlier run (one killed mid-copy): "PID ARGS" lines."""
     pattern = "^rsync .*[-]-log-file=" + re.escape(log + ".real") + "( |$)"
@@ -169,6 +175,10 @@ def stop_stale(step, old) -> None:
 
 def review(step, old, step_id: str) -> None:
     """Dry run, summary, and the operator's acceptance of its deletions (P2, C4); stops if refused."""
+    if step.dry and not _root_login_open(step):
+        old.say(f"dry run: {step_id}'s rsync -n needs root login on new, which P1/C1 opens only for real: "
+                f"would run {shlex.join(rsync_argv(step.settings, dry=True, extra=options_for(step)))}")
+        return
     stop_stale(step, old)
     protect_new_homes(step, old)
     local = os.path.join(step.settings.operator.report_dir, f"rsync-dryrun-{step_id.lower()}.log")
@@ -208,6 +218,9 @@ IN_DIR_EMPTY_LOG = 'cd "$1" && : >"$2" && shift 2 && exec "$@" 2>&1'
 def real_run(step, old) -> None:
     cfg = step.settings.rsync
     allowed = accepted_deletions(step)
+    if allowed is None and old.dry:
+        old.say("dry run: would run the real rsync once a dry run of it is accepted (P2/C4)")
+        return
     if allowed is None:
         raise RemoteError("no accepted dry run of this rsync command: run prep.rsync-dryrun (P2) first")
     argv = real_argv(step.settings, allowed, options_for(step))
