@@ -131,20 +131,20 @@ def connection_runs(runs: list[dict], sshd_config: str) -> list[dict]:
 
 def verify_edits(settings) -> None:
     """The Z1/D4/N2/P1 results are in place (after the fab run and after the playbook alike)."""
-    ttl, qmail, bouncer, root_login = (settings[k] for k in ("ttl", "qmail", "bouncer", "root_login"))
+    ttl, qmail, bouncer, root_login = settings.ttl, settings.qmail, settings.bouncer, settings.root_login
     problems = []
-    for name in ttl["zone_files"]:
-        path = posixpath.join(ttl["zone_dir"], name)
-        if f"$TTL {ttl['lowered']}" not in api.exec("new", f"cat {shlex.quote(path)}").stdout:
-            problems.append(f"new:{path} lacks $TTL {ttl['lowered']}")
-    for name in qmail["files"]:
-        path = posixpath.join(qmail["control_dir"], name)
-        if api.exec("old", f"cat {shlex.quote(path)}").stdout.split() != qmail["old"]:
-            problems.append(f"old:{path} is not {qmail['old']}")
-    if api.exec("new", f"cat {shlex.quote(bouncer['path'])}").stdout.splitlines() != bouncer["lines"]:
-        problems.append(f"new:{bouncer['path']} is not bouncer.lines")
-    sshd = api.exec("new", f"cat {shlex.quote(root_login['sshd_config'])}").stdout.splitlines()
-    if f"PermitRootLogin {root_login['permit_root_login']}" not in [line.strip() for line in sshd]:
+    for name in ttl.zone_files:
+        path = posixpath.join(ttl.zone_dir, name)
+        if f"$TTL {ttl.lowered}" not in api.exec("new", f"cat {shlex.quote(path)}").stdout:
+            problems.append(f"new:{path} lacks $TTL {ttl.lowered}")
+    for name in qmail.files:
+        path = posixpath.join(qmail.control_dir, name)
+        if api.exec("old", f"cat {shlex.quote(path)}").stdout.split() != list(qmail.old):
+            problems.append(f"old:{path} is not {qmail.old}")
+    if api.exec("new", f"cat {shlex.quote(bouncer.path)}").stdout.splitlines() != list(bouncer.lines):
+        problems.append(f"new:{bouncer.path} is not bouncer.lines")
+    sshd = api.exec("new", f"cat {shlex.quote(root_login.sshd_config)}").stdout.splitlines()
+    if f"PermitRootLogin {root_login.permit_root_login}" not in [line.strip() for line in sshd]:
         problems.append("new: PermitRootLogin not set")
     if problems:
         raise BenchError("the edits did not all happen: " + "; ".join(problems))
@@ -153,11 +153,11 @@ def verify_edits(settings) -> None:
 def zone_names(settings) -> dict[str, str]:
     from fabfile.ops import zones
 
-    ttl, bind = settings["ttl"], settings["bind"]
-    named_conf = api.exec("new", f"cat {shlex.quote(posixpath.join(bind['etc_dir'], bind['named_conf']))}").stdout
+    ttl, bind = settings.ttl, settings.bind
+    named_conf = api.exec("new", f"cat {shlex.quote(posixpath.join(bind.etc_dir, bind.named_conf))}").stdout
     out = {}
-    for name in ttl["zone_files"]:
-        path = posixpath.join(ttl["zone_dir"], name)
+    for name in ttl.zone_files:
+        path = posixpath.join(ttl.zone_dir, name)
         out[name] = zones.zone_name(api.exec("new", f"cat {shlex.quote(path)}").stdout, path, named_conf)
     return out
 
@@ -196,7 +196,7 @@ def measure_scale(b: Bench, points: tuple[int, ...], log=print) -> dict:
     """P2's dry run at each file count (files added to old's /home between points): wall + peak RSS of fab."""
     users = lab_users()
     b.fab("prep.allow-root-login", label="scale-open-root-login", count_logins=False)
-    log_path = b.settings["rsync"]["log"]
+    log_path = b.settings.rsync.log
     created, out = 0, []
     for index, count in enumerate(points):
         add = count - created
@@ -218,7 +218,7 @@ def plain_rsync(settings, dry: bool) -> str:
     argv = transfer.rsync_argv(settings, dry=dry)
     target = argv[-1].rsplit(":", 1)[0]
     argv[-1] = f"{target}:{PLAIN_DEST}"
-    return f"cd {shlex.quote(settings['rsync']['workdir'])} && {shlex.join(argv)} > /tmp/bench-plain.log 2>&1"
+    return f"cd {shlex.quote(settings.rsync.workdir)} && {shlex.join(argv)} > /tmp/bench-plain.log 2>&1"
 
 
 def measure_window(b: Bench, count: int, total: int, log=print) -> tuple[dict, dict]:

@@ -87,7 +87,7 @@ def bench(c, quick=False, only="", files=0, megabytes=0, no_lock=False, keep=Fal
             except Exception as exc:  # noqa: BLE001 - one broken measure must not lose the others
                 traceback.print_exc()
                 m[name] = {"error": str(exc).splitlines()[0]}
-        m["connections"] = {"runs": measures.connection_runs(b.runs, b.settings["root_login"]["sshd_config"])}
+        m["connections"] = {"runs": measures.connection_runs(b.runs, b.settings.root_login.sshd_config)}
         if "edits" in m and "ansible_logins" in m["edits"]:
             m["connections"]["ansible"] = m["edits"]["ansible_logins"]
         result["machine"]["versions"] = versions(ansible_version)
