@@ -40,8 +40,9 @@ def _write(r: Path, path: str, text: str, mode: int = 0o644) -> None:
 
 def copy_files(r: Path) -> None:
     """The site's own programs (lab/files/usr, shared with the seed), its units, a machine-id."""
-    shutil.copytree(C.FILES_DIR / "usr", r / "usr", dirs_exist_ok=True, symlinks=True)
-    shutil.copytree(C.FILES_MODERN_DIR, r, dirs_exist_ok=True, symlinks=True)
+    skip = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(C.FILES_DIR / "usr", r / "usr", dirs_exist_ok=True, symlinks=True, ignore=skip)
+    shutil.copytree(C.FILES_MODERN_DIR, r, dirs_exist_ok=True, symlinks=True, ignore=skip)
     (r / "etc/machine-id").unlink(missing_ok=True)
     # nspawn refuses a root without one; each host has its own (as each machine has)
     p = subprocess.run(["systemd-machine-id-setup", f"--root={r}"], capture_output=True, text=True)

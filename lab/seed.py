@@ -179,7 +179,8 @@ def seed(host: str, conflict: bool = False, k: dict | None = None) -> Path:
     if C.MODERN:
         modern.copy_files(r)
     else:
-        shutil.copytree(C.FILES_DIR, r, dirs_exist_ok=True, symlinks=True)
+        shutil.copytree(C.FILES_DIR, r, dirs_exist_ok=True, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
     _identity(r, host, cfg)
     _ssh(r, host, cfg, k)
     if host in ("old", "new"):
@@ -411,7 +412,11 @@ def _mail(r: Path, host: str, cfg: dict) -> None:
     inetd = (r / "etc/inetd.conf").read_text()
     inetd += "\n# POP3 (qpopper stand-in)\npop3\tstream\ttcp\tnowait\troot\t/usr/local/sbin/lab-pop3d\tlab-pop3d\n"
     write(r, "/etc/inetd.conf", inetd)
-    # the mailing list (ezmlm-like) in ~itpass/ml
+    _mailing_list(r, cfg)
+
+
+def _mailing_list(r: Path, cfg: dict) -> None:
+    """The mailing list (ezmlm-like) in ~itpass/ml."""
     listaddr = cfg["bouncer"]["list"]
     listlocal = listaddr.split("@")[0]
     owner = listlocal.split("-")[0]           # itpass-ml -> user itpass, ext ml
@@ -476,12 +481,16 @@ zone "{rev_zone()}" {{
 
 def zone_texts(cfg: dict) -> tuple[str, str]:
     """(site zone, reverse zone): the same records in both profiles, `@ IN SOA` without $ORIGIN."""
+    return _forward_zone(cfg), _reverse_zone()
+
+
+def _forward_zone(cfg: dict) -> str:
     net = C.NETWORK
     where = cfg["ttl"]["zone_dir"]
     old_ip, new_ip, bk_ip = C.before_ip("old"), C.before_ip("new"), C.before_ip("backup")
     extra = {n: str(net.network_address + i) for n, i in (("epa", 40), ("aoe", 41), ("cps", 42))}
     o, n, b = _host_names("old"), _host_names("new"), _host_names("backup")
-    fwd = f"""\
+    return f"""\
 ; {DOMAIN}: the site zone (served from {where})
 $TTL 3600
 @	IN	SOA	{o[0]}. root.{o[0]}. (
@@ -509,7 +518,12 @@ aoe	IN	A	{extra['aoe']}
 cps	IN	A	{extra['cps']}
 	IN	MX	10 {o[0]}.
 """
-    rev = f"""\
+
+
+def _reverse_zone() -> str:
+    old_ip, new_ip, bk_ip = C.before_ip("old"), C.before_ip("new"), C.before_ip("backup")
+    o, n, b = _host_names("old"), _host_names("new"), _host_names("backup")
+    return f"""\
 ; {rev_zone()}: reverse zone of the lab network
 $TTL 3600
 @	IN	SOA	{o[0]}. root.{o[0]}. ( {SERIAL} 10800 3600 604800 3600 )
@@ -518,7 +532,6 @@ $TTL 3600
 {_rev(new_ip)}	IN	PTR	{n[0]}.
 {_rev(bk_ip)}	IN	PTR	{b[0]}.
 """
-    return fwd, rev
 
 
 def _crontab(r: Path, user: str, lines: list[str]) -> None:
@@ -601,7 +614,11 @@ def _home_old(r: Path) -> None:
             "Subject: re: server swap\n\n>From the look of it, all fine.\n\n")
         os.chmod(mb, 0o600)
         os.chown(mb, *_ids(r, u))
-    # quota file, gate data, a separate file system under /home
+    _home_old_extras(r)
+
+
+def _home_old_extras(r: Path) -> None:
+    """Quota file, gate data, a separate file system under /home."""
     q = r / "home/aquota.user"
     q.write_bytes(random.Random("aquota").randbytes(8192))
     os.chmod(q, 0o600)

@@ -226,6 +226,31 @@ def sshd_effective(host, addr, key):
 
 # ---- the modern profile: Debian 12 and 13 with systemd ---------------------------
 
+def _keys(d, prefix=""):
+    out = set()
+    for k, v in d.items():
+        out.add(prefix + k)
+        if isinstance(v, dict):
+            out |= _keys(v, f"{prefix}{k}.")
+    return out
+
+
+def test_both_profiles_hosts_files_share_one_schema():
+    """lab/hosts-modern.toml: the keys of lab/hosts.toml (and of the shipped hosts.toml), and the tool loads it."""
+    import tomllib
+
+    from fabfile import settings as settings_mod
+
+    files = {name: lab_config.LAB_DIR / name for name in ("hosts.toml", "hosts-modern.toml")}
+    tables = {name: tomllib.loads(path.read_text()) for name, path in files.items()}
+    assert _keys(tables["hosts.toml"]) == _keys(tables["hosts-modern.toml"])
+    shipped = tomllib.loads((lab_config.LAB_DIR.parent / "hosts.toml").read_text())
+    assert set(shipped) == set(tables["hosts-modern.toml"])
+    for path in files.values():
+        assert sorted(settings_mod.load(path).hosts) == ["backup", "new", "old"]
+    assert api.hosts_file() == files["hosts-modern.toml" if MODERN else "hosts.toml"]
+
+
 @modern_only
 @pytest.mark.usefixtures("seeded")
 def test_modern_hosts_run_systemd_on_debian_12_and_13(lab):
