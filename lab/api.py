@@ -96,7 +96,7 @@ def _host_state(host: str) -> str:
     pid = _init_pid(host)
     if not pid:
         return "down"
-    where = C.RUN_DIR / f"{host}.state" if C.MODERN else Path(f"/proc/{pid}/root/run/lab-init.state")
+    where = C.RUN_DIR / f"{host}.state" if _modern_running() else Path(f"/proc/{pid}/root/run/lab-init.state")
     try:
         return where.read_text().strip()
     except OSError:
@@ -118,6 +118,11 @@ def _running_profile() -> str | None:
         return (C.RUN_DIR / "profile").read_text().strip()
     except OSError:
         return "seed"
+
+
+def _modern_running() -> bool:
+    """The hosts running now (else the profile in force) are the modern profile's."""
+    return (_running_profile() or C.PROFILE) == "modern"
 
 
 # ---- network ---------------------------------------------------------------
@@ -389,7 +394,7 @@ def reboot(host: str, wait: bool = True, timeout: float = 90.0) -> None:
     if not pid:
         raise LabError(f"lab host {host} is not running (inv lab.up)")
     before = _boots(host)
-    os.kill(pid, signal.SIGRTMIN + 5 if _running_profile() == "modern" else signal.SIGUSR1)
+    os.kill(pid, signal.SIGRTMIN + 5 if _modern_running() else signal.SIGUSR1)
     if wait:
         _wait_up(host, timeout, boots_after=before)
 
@@ -527,7 +532,7 @@ def rekey(host: str) -> str:
         k = "/etc/ssh/ssh_host_ed25519_key"
         exec(host, f"umask 077 && cat > {k}.lab-new && mv {k}.lab-new {k}", input=key.read_text())
         exec(host, f"cat > {k}.pub", input=(Path(str(key) + ".pub")).read_text())
-    restart = "systemctl restart ssh" if _running_profile() == "modern" else "/etc/init.d/ssh restart"
+    restart = "systemctl restart ssh" if _modern_running() else "/etc/init.d/ssh restart"
     exec(host, f"{restart} >/dev/null 2>&1")
     _wait_sshd(host)
     return fp

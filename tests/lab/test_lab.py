@@ -1,11 +1,13 @@
 """Tests of the lab itself: real hosts in namespaces, real services; both profiles (LAB_PROFILE)."""
 
+import os
 import random
 import re
 import shlex
 import socket
 import struct
 import subprocess
+import sys
 import time
 
 import pytest
@@ -464,6 +466,14 @@ def test_networking_restart_moves_the_address(fresh_lab):
     # survives a reboot (the file is the host's own)
     lab.reboot("old")
     assert lab.address("old") == "198.18.0.23"
+
+
+def test_up_refuses_while_the_other_profile_runs(lab):
+    other = "seed" if MODERN else "modern"
+    r = subprocess.run([sys.executable, "-m", "lab.api", "up"], env={**os.environ, "LAB_PROFILE": other},
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and f"the lab is up with LAB_PROFILE={lab.PROFILE}" in r.stderr
+    assert all(lab.status()[h]["profile"] == lab.PROFILE and lab.state(h) == "up" for h in lab.HOSTS)
 
 
 def test_conflict_fixture(lab):
