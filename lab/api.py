@@ -1,6 +1,8 @@
-"""The lab's API: up, down, reset, reboot, status, exec, ssh_command, hosts_file.
+"""The lab's API: up, down, reset, reboot, status, exec, ssh_command, hosts_file, faults.
 
 Every function needs root on Linux (see build.require). Hosts: old, new, backup.
+LAB_PROFILE (seed, the default, or modern) picks the kind of hosts (lab/config.py);
+the API and its contract are the same for both.
 """
 from __future__ import annotations
 
@@ -17,13 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import build, config as C, seed as S
+from . import build, config as C, nspawn, seed as S
 from .build import LabError
 
 __all__ = ["up", "down", "reset", "reboot", "status", "exec", "ssh_command", "hosts_file",
-           "address", "LabError", "HOSTS"]
+           "address", "state", "link", "rekey", "qstat", "leftovers", "LabError", "HOSTS", "PROFILE"]
 
 HOSTS = C.HOST_NAMES
+PROFILE = C.PROFILE
 EXEC_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME": "/root", "LANG": "C.UTF-8", "TERM": "dumb", "USER": "root", "LOGNAME": "root"}
 
@@ -89,13 +92,37 @@ def _boots(host: str) -> int:
 
 
 def _host_state(host: str) -> str:
+    """seed: what lab-init says; modern: what the supervisor read from systemd (is-system-running)."""
     pid = _init_pid(host)
     if not pid:
         return "down"
+    where = C.RUN_DIR / f"{host}.state" if _modern_running() else Path(f"/proc/{pid}/root/run/lab-init.state")
     try:
-        return (Path(f"/proc/{pid}/root/run/lab-init.state")).read_text().strip()
+        return where.read_text().strip()
     except OSError:
         return "starting"
+
+
+def state(host: str) -> str:
+    """The host's boot state: down, booting/starting, up (booted, every unit fine), degraded (modern:
+    booted, some unit failed), stopping."""
+    _check_host(host)
+    return _host_state(host)
+
+
+def _running_profile() -> str | None:
+    """The profile of the hosts running now (None when none runs)."""
+    if not any(_supervisor_pid(h) for h in HOSTS):
+        return None
+    try:
+        return (C.RUN_DIR / "profile").read_text().strip()
+    except OSError:
+        return "seed"
+
+
+def _modern_running() -> bool:
+    """The hosts running now (else the profile in force) are the modern profile's."""
+    return (_running_profile() or C.PROFILE) == "modern"
 
 
 # ---- network ---------------------------------------------------------------
@@ -198,14 +225,25 @@ def _port_open(ip: str, port: int, timeout: float = 0.5) -> bool:
 def _wait_up(host: str, timeout: float = 60.0, boots_after: int = 0) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        if _boots(host) > boots_after and _host_state(host) == "up" and _port_open(address(host), 22):
+        if _boots(host) > boots_after and _host_state(host) in ("up", "degraded") \
+                and _port_open(address(host), 22):
             return
         if not _supervisor_pid(host):
-            raise LabError(f"lab host {host} stopped while booting: see {C.RUN_DIR}/{host}.log "
-                           f"and {C.root(host)}/var/log/lab-init.log")
+            raise LabError(f"lab host {host} stopped while booting: see {C.RUN_DIR}/{host}.log"
+                           + ("" if C.MODERN else f" and {C.root(host)}/var/log/lab-init.log"))
         time.sleep(0.1)
     raise LabError(f"lab host {host} did not come up within {timeout:.0f} s "
-                   f"(state {_host_state(host)}): see {C.root(host)}/var/log/lab-init.log")
+                   f"(state {_host_state(host)}): see "
+                   + (f"{C.RUN_DIR}/{host}.log" if C.MODERN else f"{C.root(host)}/var/log/lab-init.log"))
+
+
+def _check_healthy(hosts) -> None:
+    """After up/reset: a freshly seeded host with a failed unit is a lab bug; say which unit."""
+    for h in hosts:
+        if _host_state(h) == "degraded":
+            failed = exec(h, "systemctl --failed --no-legend --plain | cut -d' ' -f1", check=False).stdout.split()
+            raise LabError(f"lab host {h} booted degraded: failed units {', '.join(failed) or '?'} "
+                           f"(see {C.RUN_DIR}/{h}.log)")
 
 
 # ---- lifecycle -------------------------------------------------------------
@@ -215,10 +253,15 @@ def _start(host: str) -> None:
         return
     _net_up(host)
     (C.RUN_DIR / f"{host}.boots").unlink(missing_ok=True)
+    (C.RUN_DIR / "profile").write_text(C.PROFILE + "\n")
     logf = open(C.RUN_DIR / f"{host}.log", "a")
-    subprocess.Popen([sys.executable, str(C.LAB_DIR / "supervisor.py"), host, str(C.root(host)),
-                      C.netns(host), str(C.RUN_DIR)],
-                     stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+    if C.MODERN:
+        argv = [sys.executable, str(C.LAB_DIR / "nspawn.py"), host, str(C.root(host)), C.netns(host),
+                str(C.RUN_DIR), str(S.once_file(host)), *map(str, C.cgroups(host))]
+    else:
+        argv = [sys.executable, str(C.LAB_DIR / "supervisor.py"), host, str(C.root(host)),
+                C.netns(host), str(C.RUN_DIR)]
+    subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
                      start_new_session=True, close_fds=True, cwd="/")
     logf.close()
     end = time.monotonic() + 10
@@ -242,7 +285,10 @@ def _stop(host: str, timeout: float = 30.0) -> None:
                     except ProcessLookupError:
                         pass
             time.sleep(0.3)
-    for suffix in ("supervisor.pid", "init.pid", "boots"):
+    # modern (or a modern lab stopped by a seed checkout): nothing of nspawn stays behind
+    nspawn.remove_cgroups([str(p) for p in C.cgroups(host)])
+    nspawn.remove_run_dirs(host)
+    for suffix in ("supervisor.pid", "init.pid", "boots", "state"):
         (C.RUN_DIR / f"{host}.{suffix}").unlink(missing_ok=True)
 
 
@@ -270,6 +316,10 @@ def up(conflict: bool | None = None, timeout: float = 90.0) -> dict:
     conflict = _conflict_default() if conflict is None else conflict
     with _lock():
         t0 = time.monotonic()
+        running = _running_profile()
+        if running and running != C.PROFILE:
+            raise LabError(f"the lab is up with LAB_PROFILE={running}: `python3 -m lab.api down` "
+                           f"first (or reset, which starts it again as {C.PROFILE})")
         if not _link_exists(C.BRIDGE):
             _check_collision()
         build.build_base(log=_log)
@@ -281,7 +331,8 @@ def up(conflict: bool | None = None, timeout: float = 90.0) -> dict:
             _start(h)
         for h in HOSTS:
             _wait_up(h, timeout)
-        _log(f"lab: up in {time.monotonic() - t0:.1f} s")
+        _check_healthy(HOSTS)
+        _log(f"lab: up ({C.PROFILE}) in {time.monotonic() - t0:.1f} s")
     return status()
 
 
@@ -309,34 +360,41 @@ def reset(conflict: bool | None = None, hosts=None, timeout: float = 90.0) -> di
         if not _link_exists(C.BRIDGE):
             _check_collision()
         build.build_base(log=_log)
-        with ThreadPoolExecutor(len(hosts)) as ex:
-            list(ex.map(lambda h: _stop(h), hosts))
-        for h in hosts:   # fresh interfaces too (eth0 addresses were changed by the tests)
+        running = _running_profile()
+        stop = HOSTS if running and running != C.PROFILE else hosts   # another profile: all of it
+        with ThreadPoolExecutor(len(stop)) as ex:
+            list(ex.map(lambda h: _stop(h), stop))
+        for h in stop:   # fresh interfaces too (eth0 addresses were changed by the tests)
             if _link_exists(C.veth(h)):
                 _ip("link", "del", C.veth(h), check=False)
             if _netns_exists(h):
                 _ip("netns", "del", C.netns(h), check=False)
-        _prepare(hosts, fresh=True, conflict=conflict)
+        _prepare(stop, fresh=True, conflict=conflict)
         if not os.path.ismount("/run/netns"):
             (C.RUN_DIR / "made-run-netns-mount").touch()
         for h in HOSTS:
             _start(h)
         for h in HOSTS:
             _wait_up(h, timeout)
-        _log(f"lab: reset in {time.monotonic() - t0:.1f} s")
+        _check_healthy(stop)
+        _log(f"lab: reset ({C.PROFILE}) in {time.monotonic() - t0:.1f} s")
         S.empty_trash()
     return status()
 
 
 def reboot(host: str, wait: bool = True, timeout: float = 90.0) -> None:
-    """Reboot HOST the way `reboot` inside it does (K scripts, then a fresh boot); wait for sshd."""
+    """Reboot HOST the way `reboot` inside it does, then wait for its sshd (unless wait=False).
+
+    seed: lab-init runs the K scripts and the supervisor boots it again; modern: SIGRTMIN+5 asks
+    systemd for reboot.target (what `systemctl reboot` does), nspawn exits 133, the supervisor
+    boots it again. Either way the boot counter of status() goes up by one."""
     build.require()
     _check_host(host)
     pid = _init_pid(host)
     if not pid:
         raise LabError(f"lab host {host} is not running (inv lab.up)")
     before = _boots(host)
-    os.kill(pid, signal.SIGUSR1)
+    os.kill(pid, signal.SIGRTMIN + 5 if _modern_running() else signal.SIGUSR1)
     if wait:
         _wait_up(host, timeout, boots_after=before)
 
@@ -348,7 +406,8 @@ def status() -> dict:
         pid = _init_pid(h)
         st = {"state": _host_state(h), "running": bool(_supervisor_pid(h)), "init_pid": pid,
               "boots": _boots(h), "address": address(h) if _netns_exists(h) else None,
-              "root": str(C.root(h)), "seeded": (C.root(h) / "etc/lab-seeded").exists()}
+              "root": str(C.root(h)), "seeded": (C.root(h) / "etc/lab-seeded").exists(),
+              "profile": _running_profile() or C.PROFILE, "release": _release(h)}
         if pid:
             try:
                 st["hostname"] = exec(h, "hostname", check=False).stdout.strip()
@@ -357,6 +416,13 @@ def status() -> dict:
         out[h] = st
     out["bridge"] = {"name": C.BRIDGE, "address": str(C.BRIDGE_ADDR), "up": _link_exists(C.BRIDGE)}
     return out
+
+
+def _release(host: str) -> str | None:
+    try:
+        return (C.root(host) / "etc/debian_version").read_text().strip()
+    except OSError:
+        return None
 
 
 def exec(host: str, cmd: str, check: bool = True, input: str | None = None,
@@ -393,26 +459,104 @@ def leftovers() -> list[str]:
         if _link_exists(name):
             found.append(f"link {name}")
     mounts = Path("/proc/self/mountinfo").read_text().splitlines()
-    roots = str(C.HOSTS_DIR)
+    roots = tuple(str(d) for d in C.HOSTS_DIRS.values())      # both profiles' roots
     found += [f"mount {m.split()[4]}" for m in mounts
               if m.split()[4].startswith(roots) or "/run/netns/sslab-" in m.split()[4]]
     for h in HOSTS:
         if _supervisor_pid(h):
             found.append(f"supervisor of {h}")
+        found += [f"cgroup {cg}" for cg in C.cgroups(h) if cg.exists()]
+        if Path(nspawn.PROPAGATE, nspawn.machine(h)).exists():
+            found.append(f"directory {nspawn.PROPAGATE}/{nspawn.machine(h)}")
+    found += _lab_processes(roots)
+    return found
+
+
+def _lab_processes(roots) -> list[str]:
+    """Processes whose root is a lab root, and systemd-nspawn processes of lab machines."""
+    found = []
     for p in Path("/proc").iterdir():
         if not p.name.isdigit():
             continue
         try:
             r = os.readlink(p / "root")
+            args = (p / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
         if r.startswith(roots):
             found.append(f"process {p.name} in {r}")
+        elif args and args[0].endswith(b"systemd-nspawn") and any(a.startswith(b"--machine=sslab-") for a in args):
+            found.append(f"process {p.name} (systemd-nspawn)")
     return found
 
 
+# ---- faults (for fault suites: the host does not notice at once) -------------
+
+def link(host: str, up: bool) -> None:
+    """Cut (up=False) or restore HOST's network link, as an unplugged cable further down the line.
+
+    The bridge stops forwarding on the host's port (bridge port state disabled): the host's eth0
+    keeps its carrier and address, nothing tells either end; packets just vanish, so a TCP
+    connection hangs (no reset) until keepalives or timeouts give up. Idempotent."""
+    _check_host(host)
+    if not _link_exists(C.veth(host)):
+        raise LabError(f"lab host {host} has no link (inv lab.up)")
+    r = subprocess.run(["bridge", "link", "set", "dev", C.veth(host), "state", "3" if up else "0"],
+                       capture_output=True, text=True)
+    if r.returncode:
+        raise LabError(f"could not {'restore' if up else 'cut'} the link of {host}: {r.stderr.strip()}")
+
+
+def link_up(host: str) -> bool:
+    """False while link(host, False) holds the host's link cut."""
+    r = _ip("-j", "-d", "link", "show", "dev", C.veth(host), check=False)
+    try:
+        return json.loads(r.stdout)[0]["linkinfo"]["info_slave_data"]["state"] == "forwarding"
+    except (ValueError, LookupError):
+        return False
+
+
+def rekey(host: str) -> str:
+    """Give HOST a new ed25519 SSH host key and restart its sshd; returns the new key's SHA256 fingerprint.
+
+    lab/state/known_hosts and the kept keys are left alone, so the operator's known_hosts no
+    longer matches (a reset brings the usual key back). The private key goes in on stdin only."""
+    _check_host(host)
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        key = Path(d) / "k"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"root@{host}-lab-rekeyed",
+                        "-f", str(key)], check=True)
+        fp = subprocess.run(["ssh-keygen", "-l", "-f", str(key) + ".pub"], check=True,
+                            capture_output=True, text=True).stdout.split()[1]
+        k = "/etc/ssh/ssh_host_ed25519_key"
+        exec(host, f"umask 077 && cat > {k}.lab-new && mv {k}.lab-new {k}", input=key.read_text())
+        exec(host, f"cat > {k}.pub", input=(Path(str(key) + ".pub")).read_text())
+    restart = "systemctl restart ssh" if _modern_running() else "/etc/init.d/ssh restart"
+    exec(host, f"{restart} >/dev/null 2>&1")
+    _wait_sshd(host)
+    return fp
+
+
+def _wait_sshd(host: str, timeout: float = 20.0) -> None:
+    end = time.monotonic() + timeout
+    while not _port_open(address(host), 22):
+        if time.monotonic() > end:
+            raise LabError(f"sshd of {host} did not answer within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def qstat(host: str) -> dict:
+    """HOST's mail queue as its qmail-qstat reports it: {"queued": N, "unprocessed": M}."""
+    out = exec(host, "qmail-qstat").stdout
+    nums = [int(line.rsplit(":", 1)[1]) for line in out.splitlines() if ":" in line]
+    return {"queued": nums[0], "unprocessed": nums[1]}
+
+
 def main(argv: list[str] | None = None) -> int:
-    """python -m lab.api up|down|reset [--conflict]|reboot HOST|status|exec HOST CMD"""
+    """python -m lab.api up|down|reset [--conflict]|reboot HOST|status|exec HOST CMD|link HOST up|down|rekey HOST|hosts-file
+
+LAB_PROFILE=modern selects the systemd profile (lab/README.md)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
         print(main.__doc__, file=sys.stderr)
@@ -429,6 +573,12 @@ def main(argv: list[str] | None = None) -> int:
             reboot(rest[0])
         elif cmd == "status":
             print(json.dumps(status(), indent=2))
+        elif cmd == "hosts-file":
+            print(hosts_file())
+        elif cmd == "link" and len(rest) == 2 and rest[1] in ("up", "down"):
+            link(rest[0], rest[1] == "up")
+        elif cmd == "rekey" and rest:
+            print(rekey(rest[0]))
         elif cmd == "exec" and len(rest) >= 2:
             r = exec(rest[0], " ".join(rest[1:]), check=False)
             sys.stdout.write(r.stdout)

@@ -6,6 +6,8 @@
   debootstrap, ...). Set LAB_KEEP=1 to leave it up after the session.
 - `fresh_lab` (function): the lab reset to its seeded state first.
 Mark lab tests with `pytestmark = pytest.mark.lab`.
+The profile is LAB_PROFILE's (seed by default, or modern): the same fixtures
+bring up either kind of hosts.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ def lab():
     try:
         build.require()
     except LabError as e:
-        pytest.skip(f"lab unavailable: {e}")
+        pytest.skip(f"lab unavailable ({api.PROFILE} profile): {e}")
     if os.environ.get("LAB_NO_RESET"):
         api.up()
     else:

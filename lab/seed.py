@@ -1,4 +1,10 @@
-"""Seed a lab host's root like the seed's servers (values from lab/hosts.toml)."""
+"""Seed a lab host's root like the seed's servers (values from the profile's hosts file).
+
+One source of seed data (accounts, /home, mail, zones, crontabs, identity files)
+for both profiles; where the two lay it out differently (sshd, BIND, boot
+services, the scratch file system) the modern profile's layout is in
+lab/modern.py.
+"""
 from __future__ import annotations
 
 import os
@@ -8,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from . import config as C
+from . import config as C, modern
 from .build import LabError, chroot
 
 DOMAIN = "scitec.kobe-u.ac.jp"
@@ -134,6 +140,11 @@ def write_known_hosts(k: dict) -> Path:
 
 # ---- the seed -----------------------------------------------------------
 
+def once_file(host: str) -> Path:
+    """Shell lines run inside the host once, after its first boot (old: BIND started by hand)."""
+    return C.HOSTS_DIR / f"{host}.once" if C.MODERN else C.root(host) / "etc/lab-init.once"
+
+
 def extract(host: str) -> Path:
     r = C.root(host)
     if r.exists():
@@ -143,7 +154,8 @@ def extract(host: str) -> Path:
         os.rename(r, trash / f"{host}.{os.getpid()}.{time.monotonic_ns()}")
     r.mkdir(parents=True)
     subprocess.run(["tar", "-C", str(r), "--numeric-owner", "--xattrs", "--xattrs-include=*",
-                    "-xf", str(C.BASE_TAR)], check=True)
+                    "-xf", str(C.base_tar(host))], check=True)
+    once_file(host).unlink(missing_ok=True)
     return r
 
 
@@ -164,7 +176,11 @@ def seed(host: str, conflict: bool = False, k: dict | None = None) -> Path:
     k = k or keys()
     r = C.root(host)
     cfg = C.load()
-    shutil.copytree(C.FILES_DIR, r, dirs_exist_ok=True, symlinks=True)
+    if C.MODERN:
+        modern.copy_files(r)
+    else:
+        shutil.copytree(C.FILES_DIR, r, dirs_exist_ok=True, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
     _identity(r, host, cfg)
     _ssh(r, host, cfg, k)
     if host in ("old", "new"):
@@ -221,7 +237,8 @@ iface eth0 inet static
     res = cfg["resolver"]
     write(r, res["path"], "".join(f"search {s}\n" for s in res["search"][:1])
           + "".join(f"nameserver {n}\n" for n in res["nameservers"]))
-    write(r, "/etc/lab-fstab", "# lab: extra file systems mounted at boot (tmpfs PATH OPTIONS)\n")
+    if not C.MODERN:
+        write(r, "/etc/lab-fstab", "# lab: extra file systems mounted at boot (tmpfs PATH OPTIONS)\n")
 
 
 def _ssh(r: Path, host: str, cfg: dict, k: dict) -> None:
@@ -230,10 +247,19 @@ def _ssh(r: Path, host: str, cfg: dict, k: dict) -> None:
         shutil.copy(src, r / f"etc/ssh/ssh_host_ed25519_key{suffix}")
         os.chmod(r / f"etc/ssh/ssh_host_ed25519_key{suffix}", 0o600 if not suffix else 0o644)
     op = C.BRIDGE_ADDR.ip
+    spare = C.NETWORK.broadcast_address - 5   # an address nobody uses (198.18.0.250)
+    if C.MODERN:
+        modern.sshd(r, host, op, spare)
+    else:
+        _sshd_seed(r, host, op, spare)
+    _root_keys(r, host, k)
+
+
+def _sshd_seed(r: Path, host: str, op, spare) -> None:
+    """The seed's sshd_config: one file, Match blocks at its end (README: the operator's admin path)."""
     head = "PermitRootLogin no" if host == "new" else "PermitRootLogin prohibit-password"
     tail = ""
     if host == "new":
-        spare = C.NETWORK.broadcast_address - 5   # an address nobody uses (198.18.0.250)
         tail = f"""
 # The operator's own admin path (lab): the operator's machine may always log in
 # with its key, whatever the global PermitRootLogin says.
@@ -259,6 +285,10 @@ PrintMotd no
 AcceptEnv LANG LC_*
 Subsystem sftp /usr/lib/openssh/sftp-server
 {tail}""")
+
+
+def _root_keys(r: Path, host: str, k: dict) -> None:
+    """root's authorized_keys, key pair and known_hosts (same in both profiles)."""
     ak = [k["operator"]]
     if host == "old":
         ak.append(k["new.root"])
@@ -297,9 +327,12 @@ def _accounts(r: Path, host: str, conflict: bool) -> None:
         users += NEW_ONLY_USERS
         if conflict:
             users.append(CONFLICT_USER)
+    taken = {line.split(":")[2] for line in (r / "etc/group").read_text().splitlines() if line.count(":") >= 2}
     for name, uid, comment in users:
         if uid < 1000:
-            cmds.append(f"groupadd -r -g {uid} {name} && useradd -r -u {uid} -g {uid} "
+            # a systemd root has gid 999 already (systemd-journal): the group then gets another gid
+            gid = f"-g {uid} " if str(uid) not in taken else ""
+            cmds.append(f"groupadd -r {gid}{name} && useradd -r -u {uid} -g {name} "
                         f"-d /var/lib/{name} -s /usr/sbin/nologin -c '{comment}' {name}")
         else:
             cmds.append(f"groupadd -g {uid} {name} && useradd -u {uid} -g {uid} -m -d /home/{name} "
@@ -366,6 +399,7 @@ def _mail(r: Path, host: str, cfg: dict) -> None:
     for d in ("tmp", "new"):
         mkdir(r, f"/var/qmail/queue/{d}", 0o1777)
     mkdir(r, "/var/qmail/queue/failed", 0o700)
+    mkdir(r, "/var/qmail/queue/defer", 0o700)
     # POP secrets (qpopper's pop.auth; text `user secret` in the lab)
     pa = cfg["pop_auth"]
     if host == "old":
@@ -378,7 +412,11 @@ def _mail(r: Path, host: str, cfg: dict) -> None:
     inetd = (r / "etc/inetd.conf").read_text()
     inetd += "\n# POP3 (qpopper stand-in)\npop3\tstream\ttcp\tnowait\troot\t/usr/local/sbin/lab-pop3d\tlab-pop3d\n"
     write(r, "/etc/inetd.conf", inetd)
-    # the mailing list (ezmlm-like) in ~itpass/ml
+    _mailing_list(r, cfg)
+
+
+def _mailing_list(r: Path, cfg: dict) -> None:
+    """The mailing list (ezmlm-like) in ~itpass/ml."""
     listaddr = cfg["bouncer"]["list"]
     listlocal = listaddr.split("@")[0]
     owner = listlocal.split("-")[0]           # itpass-ml -> user itpass, ext ml
@@ -399,13 +437,18 @@ def _rev(ip: str) -> str:
     return ip.rsplit(".", 1)[1]
 
 
+def rev_zone() -> str:
+    """The reverse zone of the lab network (0.18.198.in-addr.arpa)."""
+    return ".".join(reversed(str(C.NETWORK.network_address).split(".")[:3])) + ".in-addr.arpa"
+
+
 def _dns(r: Path, cfg: dict) -> None:
-    etc = cfg["bind"]["etc_dir"]
-    data = cfg["bind"]["data_dir"]
-    net = C.NETWORK
-    rev_zone = ".".join(reversed(str(net.network_address).split(".")[:3])) + ".in-addr.arpa"
-    old_ip, new_ip, bk_ip = C.before_ip("old"), C.before_ip("new"), C.before_ip("backup")
-    extra = {n: str(net.network_address + i) for n, i in (("epa", 40), ("aoe", 41), ("cps", 42))}
+    """The site zone and the reverse zone, in the profile's BIND layout."""
+    fwd, rev = zone_texts(cfg)
+    if C.MODERN:
+        modern.bind(r, cfg, DOMAIN, rev_zone(), fwd, rev)
+        return
+    etc, data = cfg["bind"]["etc_dir"], cfg["bind"]["data_dir"]
     write(r, f"{etc}/named.conf", f"""\
 // named.conf of the site's own BIND build (lab seed)
 options {{
@@ -427,14 +470,28 @@ zone "{DOMAIN}" {{
 	file "localhost.zone";
 }};
 
-zone "{rev_zone}" {{
+zone "{rev_zone()}" {{
 	type master;
 	file "localhost.rev";
 }};
 """)
+    write(r, f"{etc}/{data}/localhost.zone", fwd)
+    write(r, f"{etc}/{data}/localhost.rev", rev)
+
+
+def zone_texts(cfg: dict) -> tuple[str, str]:
+    """(site zone, reverse zone): the same records in both profiles, `@ IN SOA` without $ORIGIN."""
+    return _forward_zone(cfg), _reverse_zone()
+
+
+def _forward_zone(cfg: dict) -> str:
+    net = C.NETWORK
+    where = cfg["ttl"]["zone_dir"]
+    old_ip, new_ip, bk_ip = C.before_ip("old"), C.before_ip("new"), C.before_ip("backup")
+    extra = {n: str(net.network_address + i) for n, i in (("epa", 40), ("aoe", 41), ("cps", 42))}
     o, n, b = _host_names("old"), _host_names("new"), _host_names("backup")
-    write(r, f"{etc}/{data}/localhost.zone", f"""\
-; {DOMAIN}: the site zone (served from {etc}/{data})
+    return f"""\
+; {DOMAIN}: the site zone (served from {where})
 $TTL 3600
 @	IN	SOA	{o[0]}. root.{o[0]}. (
 			{SERIAL}	; serial (YYYYMMDDnn)
@@ -460,16 +517,21 @@ aoe	IN	A	{extra['aoe']}
 	IN	MX	10 {o[0]}.
 cps	IN	A	{extra['cps']}
 	IN	MX	10 {o[0]}.
-""")
-    write(r, f"{etc}/{data}/localhost.rev", f"""\
-; {rev_zone}: reverse zone of the lab network
+"""
+
+
+def _reverse_zone() -> str:
+    old_ip, new_ip, bk_ip = C.before_ip("old"), C.before_ip("new"), C.before_ip("backup")
+    o, n, b = _host_names("old"), _host_names("new"), _host_names("backup")
+    return f"""\
+; {rev_zone()}: reverse zone of the lab network
 $TTL 3600
 @	IN	SOA	{o[0]}. root.{o[0]}. ( {SERIAL} 10800 3600 604800 3600 )
 	IN	NS	{o[0]}.
 {_rev(old_ip)}	IN	PTR	{o[0]}.
 {_rev(new_ip)}	IN	PTR	{n[0]}.
 {_rev(bk_ip)}	IN	PTR	{b[0]}.
-""")
+"""
 
 
 def _crontab(r: Path, user: str, lines: list[str]) -> None:
@@ -552,7 +614,11 @@ def _home_old(r: Path) -> None:
             "Subject: re: server swap\n\n>From the look of it, all fine.\n\n")
         os.chmod(mb, 0o600)
         os.chown(mb, *_ids(r, u))
-    # quota file, gate data, a separate file system under /home
+    _home_old_extras(r)
+
+
+def _home_old_extras(r: Path) -> None:
+    """Quota file, gate data, a separate file system under /home."""
     q = r / "home/aquota.user"
     q.write_bytes(random.Random("aquota").randbytes(8192))
     os.chmod(q, 0o600)
@@ -561,8 +627,11 @@ def _home_old(r: Path) -> None:
     write(r, "/home/gate/pending/README", "pending registrations\n", 0o644, "itpass", "itpass")
     del g
     mkdir(r, "/home/scratch/mnt", 0o755)
-    write(r, "/etc/lab-fstab", "# lab: extra file systems mounted at boot (tmpfs PATH OPTIONS)\n"
-                               "tmpfs /home/scratch/mnt size=16m,mode=755\n")
+    if C.MODERN:
+        modern.scratch(r, "/home/scratch/mnt", "size=16m,mode=755")
+    else:
+        write(r, "/etc/lab-fstab", "# lab: extra file systems mounted at boot (tmpfs PATH OPTIONS)\n"
+                                   "tmpfs /home/scratch/mnt size=16m,mode=755\n")
 
 
 def _home_new(r: Path, cfg: dict) -> None:
@@ -627,6 +696,9 @@ MANAGED = ["ssh", "apache2", "bind", "openbsd-inetd", "qmail", "tcpserver", "cro
 
 
 def _services(r: Path, host: str) -> None:
+    if C.MODERN:
+        modern.services(r, host, once_file(host))
+        return
     on = SERVICES[host]
     cmds = []
     for s in MANAGED:

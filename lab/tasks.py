@@ -1,5 +1,7 @@
 """invoke tasks for the lab: `inv lab.up`, lab.down, lab.reset, lab.reboot HOST, lab.ssh HOST, lab.status.
 
+LAB_PROFILE=modern (environment) selects the systemd profile, as for `python3 -m lab.api`.
+
 The top-level tasks.py adds `ns` (named "lab") to its collection.
 """
 from __future__ import annotations
@@ -49,7 +51,7 @@ def reset(c, conflict=False):
 
 @task(help={"host": "old, new or backup"})
 def reboot(c, host):
-    """Reboot HOST (K scripts, fresh boot from /etc/rc2.d) and wait for its sshd."""
+    """Reboot HOST (seed: K scripts, fresh boot from /etc/rc2.d; modern: systemd's reboot) and wait for its sshd."""
     t0 = time.monotonic()
     _guard(api.reboot, host)
     print(f"{host} rebooted in {time.monotonic() - t0:.1f} s")
@@ -74,11 +76,12 @@ def status(c, json_=False):
 
 def _print_status(st: dict) -> None:
     b = st.get("bridge", {})
-    print(f"bridge {b.get('name')} {b.get('address')} {'up' if b.get('up') else 'absent'}")
+    profile = st[api.HOSTS[0]].get("profile", api.PROFILE)
+    print(f"bridge {b.get('name')} {b.get('address')} {'up' if b.get('up') else 'absent'}; profile {profile}")
     for h in api.HOSTS:
         s = st[h]
         print(f"{h:7} {s['state']:9} {s.get('address') or '-':15} {s.get('hostname', '-'):12} "
-              f"boots={s['boots']} init_pid={s['init_pid'] or '-'}")
+              f"Debian {s.get('release') or '-':6} boots={s['boots']} init_pid={s['init_pid'] or '-'}")
 
 
 ns = Collection("lab")

@@ -76,10 +76,19 @@ def hashes(host: str, paths) -> dict[str, str]:
 
 
 def running(host: str) -> str:
+    """`comm args` of every process on the host (both profiles: the host's own ps)."""
     return sh(host, "ps -eo comm=,args=")
 
 
 def boot_links(host: str, service: str) -> str:
+    """What makes SERVICE start at boot, as the host's init system sees it.
+
+    seed (sysvinit): its S link in /etc/rc2.d and the init script's mode; modern (systemd): the
+    unit the name resolves to and that unit's own UnitFileState (not is-enabled's exit status)."""
+    import lab.api as api
+
+    if api.PROFILE == "modern":
+        return sh(host, f"systemctl show -p Id,UnitFileState,ActiveState {shlex.quote(service)}")
     return sh(host, f"ls /etc/rc2.d/ | grep -x 'S..{service}' || true; stat -c %a /etc/init.d/{service}")
 
 
@@ -99,8 +108,11 @@ def eventually(fn, timeout=20.0, interval=0.3):
 
 
 def wait_booted(*hosts, timeout=60.0):
+    """Each host has finished booting (seed: lab-init says up; modern: systemd is running or degraded)."""
+    import lab.api as api
+
     for host in hosts:
-        assert eventually(lambda: sh(host, "cat /run/lab-init.state", check=False).strip() == "up", timeout), f"{host} did not finish booting"
+        assert eventually(lambda: api.state(host) in ("up", "degraded"), timeout), f"{host} did not finish booting"
 
 
 def programs(host: str) -> set[str]:
