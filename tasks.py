@@ -12,7 +12,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _lab_hosts():
-    return os.path.join(HERE, "lab", "hosts.toml")
+    from lab import api
+
+    return str(api.hosts_file())   # lab/hosts.toml, or lab/hosts-modern.toml under LAB_PROFILE=modern
 
 
 @task(help={"k": "pytest -k expression", "unit": "unit tests only (no lab)"})
