@@ -5,7 +5,7 @@ loader (settings.py) validates against it, the code reads the typed values
 (`settings.rsync.excludes`), and the README's configuration reference is
 generated from it (`reference_table`, kept in sync by a test).
 
-Kinds: "str", "int", "bool", "path" (a str resolved against the hosts
+Kinds: "str", "int", "float", "bool", "path" (a str resolved against the hosts
 file's folder), "command" (a str split into words as a shell would, and
 then run as that argv, never by a shell), "list[str]", "list[dict]",
 "dict[str,str]". Lists become tuples (the settings are frozen). A key
@@ -231,7 +231,7 @@ class Watch:
     http_marker: str = key("str", 'text the page must hold for the watcher ("" = checks.http_marker); both old\'s and new\'s page must hold it', "", step="watch")
     rate: int = key("int", "probes a second per service target", 5, step="watch")
     timeout: int = key("int", "seconds per connection of a probe", 1, step="watch")
-    mail_every: int = key("int", "a tagged test message every so many seconds", 1, step="watch")
+    mail_every: float = key("float", "a tagged test message every so many seconds", 1.0, step="watch")
     max_messages: int = key("int", "at most this many test messages in one run", 1000, step="watch")
 
 
@@ -269,6 +269,9 @@ def keys_of(cls) -> list[dataclasses.Field]:
 
 
 def _check_simple(value: Any, kind: str) -> str | None:
+    if kind == "float":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return None if ok else f"must be a number, got {type(value).__name__}"
     wanted = {"str": str, "path": str, "int": int, "bool": bool}[kind]
     if kind == "int" and isinstance(value, bool):
         return "must be an integer, not true/false"
@@ -313,7 +316,7 @@ def _check_identity(value: Any) -> str | None:
 
 CHECKS = {
     "str": lambda v: _check_simple(v, "str"), "path": lambda v: _check_simple(v, "path"),
-    "int": lambda v: _check_simple(v, "int"), "bool": lambda v: _check_simple(v, "bool"),
+    "int": lambda v: _check_simple(v, "int"), "bool": lambda v: _check_simple(v, "bool"), "float": lambda v: _check_simple(v, "float"),
     "command": _check_command, "list[str]": lambda v: _check_list(v, str), "list[dict]": lambda v: _check_list(v, dict),
     "dict[str,str]": _check_table, "identity": _check_identity,
 }
