@@ -30,6 +30,8 @@ _STATUS_CASE = re.compile(r"^\s*\(?\s*(?:[\w|-]+\|)?status(?:\|[\w|-]+)?\s*\)", 
 _EXEC = re.compile(r"--exec\s+(\S+)")
 PROPS_FOR_TEST = "Id,LoadState,ActiveState,SubState,UnitFileState,FragmentPath,SourcePath,MainPID"
 UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
+# The unit files whose [Install] Alias= names $1, in the unit directories given after it.
+ALIAS_OF = 'u=$1; shift; for d in "$@"; do grep -lsE "^Alias=(.*[ =])?$u( |$)" "$d"/*.service; done 2>/dev/null; true'
 RC_LINKS = Script('for l in /etc/rc[2345].d/S??"$1"; do [ -e "$l" ] && exit 0; done; exit 1')
 
 
@@ -145,8 +147,7 @@ class Systemd:
     def _alias_target(self, name: str) -> str | None:
         """The unit whose [Install] Alias= names `name` (an alias link that exists only while enabled)."""
         wanted = name if "." in name else f"{name}.service"
-        result = self.host.probe(Script('grep -lsE "^Alias=.*(^|[ =])$1( |$)" "$@" 2>/dev/null; true', wanted,
-                                        *[f"{d}/*.service" for d in UNIT_DIRS]))
+        result = self.host.probe(Script(ALIAS_OF, wanted, *UNIT_DIRS))
         for path in result.stdout.split():
             return path.rsplit("/", 1)[-1]
         return None

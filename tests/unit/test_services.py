@@ -68,8 +68,9 @@ def test_an_alias_is_resolved_to_its_unit_and_its_state_word_counts():
 
 
 def test_an_alias_whose_link_is_gone_is_found_by_the_units_alias_line():
-    grep = render(Script('grep -lsE "^Alias=.*(^|[ =])$1( |$)" "$@" 2>/dev/null; true', "bind9.service",
-                         *[f"{d}/*.service" for d in ("/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")]))
+    from fabfile.services import ALIAS_OF, UNIT_DIRS
+
+    grep = render(Script(ALIAS_OF, "bind9.service", *UNIT_DIRS))
     host, _ = host_with({
         show("bind9"): props(Id="bind9.service", LoadState="not-found", ActiveState="inactive", UnitFileState=""),
         grep: Result("/lib/systemd/system/named.service\n"),
@@ -107,3 +108,17 @@ def test_dry_run_start_only_says_it():
 
 def test_parse_show():
     assert parse_show("Id=a.service\nUnitFileState=alias\nx\n") == {"Id": "a.service", "UnitFileState": "alias"}
+
+
+def test_the_alias_search_finds_a_units_alias_line_in_real_files(tmp_path):
+    """The search script itself, run here on unit files shaped like Debian's named.service."""
+    import subprocess
+
+    from fabfile.services import ALIAS_OF
+
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "named.service").write_text("[Unit]\nDescription=BIND\n[Install]\nWantedBy=multi-user.target\nAlias=bind9.service\n")
+    (tmp_path / "lib" / "other.service").write_text("[Install]\nAlias=notbind9.service x.service\n")
+    out = subprocess.run(["sh", "-c", ALIAS_OF, "sh", "bind9.service", str(tmp_path / "etc"), str(tmp_path / "lib")],
+                         capture_output=True, text=True).stdout.split()
+    assert out == [str(tmp_path / "lib" / "named.service")]
