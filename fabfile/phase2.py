@@ -43,7 +43,10 @@ def merge_accounts(s):
 def rsync_home(s):
     """C4 (old): old's queued local mail delivered first; rsync /home to new again (dry run, accept deletions or --yes, real run)."""
     mail.drain(s, s.host)
-    transfer.review(s, s.host, "C4")
+    summary = transfer.review(s, s.host, "C4")
+    if summary is not None:
+        s.accept_all(summary.needs_acceptance(), "not accepted: add an --exclude to rsync.excludes (or fix the cause on old); nothing copied")
+        transfer.record_accepted(s, summary)
     transfer.real_run(s, s.host)
 
 

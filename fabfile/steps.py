@@ -119,6 +119,11 @@ class StepContext:
         if not self.dry and not self.confirm(question):
             raise Exit(f"{'+'.join(self.info.ids)}: {refusal}")
 
+    def accept_all(self, questions, refusal: str) -> None:
+        """Each question asked in turn (the first "no" stops the step with `refusal`); nothing asked in a dry run."""
+        for question in questions:
+            self.require(question, refusal)
+
     def note(self, detail: str, **fields) -> None:
         self.session.journal.write("note", host=self.host.alias if self.host else None, task=self.info.task_name,
                                    step=self.info.ids[0], detail=detail, **fields)

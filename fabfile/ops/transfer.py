@@ -15,8 +15,6 @@ import os
 import re
 import shlex
 
-from invoke.exceptions import Exit
-
 from ..commands import Script
 from ..edit import rsynclog
 from ..edit.rsynclog import summarize
@@ -104,16 +102,11 @@ def stream_summary(old, remote_log: str, local_copy: str, keep: int, argv=()):
         return summarize(lines(), keep_deletions=keep, argv=argv)
 
 
-def accept(step, summary) -> bool:
-    """The summary by message class; each thing the operator must accept (deletions, skipped deletions, vanished files ...) asked."""
-    for line in summary.describe():
-        step.say(line)
-    for question in summary.needs_acceptance():
-        if not step.confirm(question):
-            step.say("not accepted: add an --exclude to rsync.excludes in hosts.toml (or fix the cause on old), then run the dry run again")
-            return False
+def record_accepted(step, summary) -> None:
+    """The operator accepted this dry run: the real run is held to its deletions (--max-delete). Not in a dry run."""
+    if step.dry:
+        return
     step.note("rsync dry run accepted", **{MARK: {"command": command_id(step.settings, options_for(step)), "deletions": summary.deletions}})
-    return True
 
 
 def homes_at_risk(old_passwd: str, new_passwd: str, dest: str, excludes) -> list[str]:
@@ -173,19 +166,24 @@ def stop_stale(step, old) -> None:
     old.change(KILL("TERM", pids), what=f"kill -TERM {' '.join(pids)} (the earlier rsync)")
 
 
-def review(step, old, step_id: str) -> None:
-    """Dry run, summary, and the operator's acceptance of its deletions (P2, C4); stops if refused."""
+def review(step, old, step_id: str):
+    """The dry run and its summary by message class (P2, C4); the summary (None in a dry run before C1/P1).
+
+    The questions the operator must answer are `summary.needs_acceptance()`: the
+    task asks them (steps confirm, ops only plan), then `record_accepted`.
+    """
     if step.dry and not _root_login_open(step):
         old.say(f"dry run: {step_id}'s rsync -n needs root login on new, which P1/C1 opens only for real: "
                 f"would run {shlex.join(rsync_argv(step.settings, dry=True, extra=options_for(step)))}")
-        return
+        return None
     stop_stale(step, old)
     protect_new_homes(step, old)
     local = os.path.join(step.settings.operator.report_dir, f"rsync-dryrun-{step_id.lower()}.log")
     summary = dry_run(step, old, local)
     step.say(f"dry-run list: {step.settings.rsync.log} on old, {local} here")
-    if not accept(step, summary):
-        raise Exit(f"{step_id}: deletions not accepted; nothing copied")
+    for line in summary.describe():
+        step.say(line)
+    return summary
 
 
 def accepted_deletions(step) -> int | None:
