@@ -120,6 +120,22 @@ def _phase_default(module):
 
 
 def _run_phases(c, session, order, yes, reboot) -> tuple[list, tuple | None]:
+    """The phases in order. D5 (old's reboot) runs after phase4's checks: new's checks need not wait for old
+    to come back (the runbook lets a phase's items run in any order); D5 checks old itself, from outside."""
+    done, failure = _phases(c, session, order, yes, False)
+    if failure or not reboot or "phase3" not in order:
+        return done, failure
+    from ..lanes import run_sequence
+    from ..phase3 import check_old_after_reboot
+
+    try:
+        run_sequence(c, [check_old_after_reboot], "phase3 (D5, old's reboot, after the checks)")
+    except Exit as exc:
+        return done, ("phase3", getattr(exc, "message", None) or str(exc))
+    return done, None
+
+
+def _phases(c, session, order, yes, reboot) -> tuple[list, tuple | None]:
     modules = load_phases()
     done = []
     for name in order:
