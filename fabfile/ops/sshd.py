@@ -58,6 +58,16 @@ def effective(host, conn, keyword: str = KEYWORD) -> str:
     return sshd_edit.canonical(keyword, sshd_edit.parse_sshd_t(result.stdout).get(keyword.lower(), "")) or ""
 
 
+def old_logs_in(step) -> bool:
+    """From old, as root, with old's own key: does new's running sshd let it in now? (the effect, seen from old)"""
+    old = step.on("old")
+    new = step.settings.by_role("new")
+    target = new.before.fqdn or new.address
+    result = old.probe(["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "StrictHostKeyChecking=yes",
+                        "-o", "ControlPath=none", f"root@{target}", "true"], timeout=30)
+    return result.ok
+
+
 def _editable(path: str) -> bool:
     return path.startswith("/etc/ssh/")
 
@@ -80,7 +90,8 @@ def open_root_login(step, host) -> None:
     changed = [r for r in results if r.changed]
     open_exposure(step, host, ROOT_LOGIN, effective_before=before, conn=conn.spec(),
                   files=[{"path": r.path, "backup": r.backup, "sha256_after": r.sha256_after} for r in changed])
-    restart_and_prove(step, host, changed, lambda: effective(host, conn) == wanted, f"{KEYWORD} {wanted} for {conn.label()}")
+    restart_and_prove(step, host, changed, lambda: effective(host, conn) == wanted and old_logs_in(step),
+                      f"{KEYWORD} {wanted} for {conn.label()}, and old's root logs in")
 
 
 def _write(step, host, plan: dict[str, str]) -> list:
@@ -117,8 +128,10 @@ def close_root_login(step, host) -> None:
     changed = [r for r in results if r is not None]
     probe_conn = dict(part.split("=", 1) for part in conn.split(","))
     if changed:
-        restart_and_prove(step, host, changed, lambda: effective(host, probe_conn) == opened["effective_before"],
-                          f"{KEYWORD} {opened['effective_before']} again")
+        refused = opened["effective_before"] == "no"
+        restart_and_prove(step, host, changed,
+                          lambda: effective(host, probe_conn) == opened["effective_before"] and (not refused or not old_logs_in(step)),
+                          f"{KEYWORD} {opened['effective_before']} again" + (", and old's root is refused" if refused else ""))
     close_exposure(step, host, ROOT_LOGIN, detail=f"{KEYWORD} {effective(host, probe_conn)} for {probe_conn.get('addr')} (as before)")
 
 
