@@ -21,8 +21,6 @@ import functools
 import inspect
 import os
 import re
-import sys
-import threading
 import time
 from dataclasses import dataclass, field
 

@@ -81,6 +81,16 @@ class Transaction:
         if not self.host.dry:
             self._intent("rolled-back")
 
+    def undo(self) -> None:
+        """This run failed part-way: every file it prepared goes back (from the journal's prepare records), then closed."""
+        pending = interrupted(self.step.session.journal.records(), self.host.alias, self.step.info.ids[0])
+        self.host.tx = None
+        if pending is None or pending.tx != self.tx:
+            self.rolled_back()
+            return
+        for line in roll_back(self.step, self.host, pending):
+            self.host.say(line)
+
 
 def _put_back(host, path: str, record: dict) -> str:
     """One file of an interrupted set back to its original; returns what was done (one phrase)."""

@@ -263,8 +263,7 @@ def apply_plan(step, new, confirmed: tuple, before_check: str) -> list:
                 if introduced:
                     raise RemoteError(f"{new.alias}: after the merge pwck/grpck -r report: {'; '.join(sorted(introduced))}")
             except RemoteError as exc:
-                _roll_back(new, results)
-                tx.rolled_back()
+                tx.undo()
                 raise RemoteError(f"{exc}; the account files were put back from their backups") from None
     step.note(f"accounts merged into {new.alias}: {', '.join(u.name for u in plan_now.users)}",
               accounts_added=[u.name for u in plan_now.users], groups_added=[g.name for g in plan_now.groups])
@@ -272,11 +271,3 @@ def apply_plan(step, new, confirmed: tuple, before_check: str) -> list:
         new.say(f"pwck -r: no home directory yet for {', '.join(sorted(missing))} (C4 rsync-home brings it)")
     new.say("pwck -r, grpck -r: nothing new after the merge")
     return results
-
-
-def _roll_back(host, results) -> None:
-    """Put each written file back from its backup (a copy beside it, then an atomic rename)."""
-    for result in reversed(results):
-        if result.changed and result.backup:
-            host.files.restore(result.path, result.backup)
-            host.say(f"{result.path}: put back from {result.backup}")

@@ -157,7 +157,7 @@ def swap_host(step, host, mapping: dict[str, str]) -> list[str]:
         else:
             host.say(f"{path}: not on {host.alias}, skipped")
             host.record("skipped", path=path, detail="missing on this host")
-    problems, zones, zones_changed, results = [], {}, False, []
+    problems, zones, zones_changed = [], {}, False
     with Transaction(step, host, present) as tx:
         try:
             for path in present:
@@ -167,21 +167,11 @@ def swap_host(step, host, mapping: dict[str, str]) -> list[str]:
                     host.say(f"{path}: REFUSED: {refused}")
                     problems.append(f"{host.alias}:{refused}")
         except BaseException:
-            _undo(host, step, tx, records)
+            tx.undo()
             raise
     if zones_changed:
         reload_bind_after_swap(step, host)
     return problems
-
-
-def _undo(host, step, tx, records) -> None:
-    """Roll back what this run swapped on `host` (the prepare records of its transaction)."""
-    from ..transaction import interrupted, roll_back
-
-    pending = interrupted(step.session.journal.records(), host.alias, step.info.ids[0])
-    if pending is not None and pending.tx == tx.tx:
-        for line in roll_back(step, host, pending):
-            host.say(line)
 
 
 def reload_bind_after_swap(step, host) -> None:

@@ -48,7 +48,7 @@ import time
 from ..commands import Script
 from ..errors import HostKeyError, RemoteError
 from ..exposures import UNKNOWN, close_exposure, open_exposure
-from ..session import fingerprint, key_text
+from ..session import fingerprint
 from . import knownhosts
 
 STEP = "C10"

@@ -106,10 +106,7 @@ def _write(step, host, plan: dict[str, str]) -> list:
                 if not check.ok:
                     raise RemoteError(f"{host.alias}: the configuration with these files fails `sshd -t` ({(check.stderr or '').strip()[:120]})")
         except BaseException:
-            for result in reversed(results):
-                if result.changed and result.backup:
-                    host.files.restore(result.path, result.backup)
-            tx.rolled_back()
+            tx.undo()
             raise
     return results
 

@@ -114,10 +114,7 @@ def set_ttl(step, host, ttl: int, *, lower: bool = True) -> tuple[list, int, lis
                 _say_plan(host, path, zone, plan, ttl)
                 results += [host.edit(p, lambda _t, new=new: new, validate=checkzone(zone) if p == path else None) for p, new in files.items()]
         except BaseException:
-            for result in reversed(results):
-                if result.changed and result.backup:
-                    host.files.restore(result.path, result.backup)
-            tx.rolled_back()
+            tx.undo()
             raise
     return results, replaced, [(zone, plan) for _, zone, plan, _ in plans]
 

@@ -10,7 +10,6 @@ are fetched (TOP n 0): the tag is a header, bodies are not needed.
 from __future__ import annotations
 
 import poplib
-import time
 
 from .. import checks as ck
 from . import ledger, outages, view

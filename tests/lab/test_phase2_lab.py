@@ -7,7 +7,6 @@ come back) each start from their own reset lab.
 """
 
 import io
-import shutil
 
 import pytest
 from steprun import Night, hashes, run, settings, sh, wait_booted
