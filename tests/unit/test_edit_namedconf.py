@@ -20,27 +20,8 @@ from fabfile.edit import EditError
 from fabfile.edit import namedconf as N
 from fabfile.edit import zone as Z
 from tests.debfiles import bind_tools, program
+from zone_samples import NAMED_CONF  # noqa: E402
 
-NAMED_CONF = """\
-// site named.conf
-options {
-\tdirectory "/usr/local/bind/etc/namedb";
-\tlisten-on { any; };
-};
-controls { };
-/* an old zone
-zone "gone.example" { type master; file "localhost.zone"; };
-*/
-zone "scitec.kobe-u.ac.jp" {
-\ttype master;
-\tallow-update { none; };
-\tfile "localhost.zone";
-};
-zone "109.30.133.in-addr.arpa" IN {
-\ttype master;
-\tfile "/usr/local/bind/etc/namedb/localhost.rev";
-};
-"""
 
 
 # ---- moved from ops/zones.py (test_phase0) -----------------------------------------

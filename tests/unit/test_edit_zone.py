@@ -17,6 +17,7 @@ from fabfile.edit.zone import (
     ttl_text, ttl_value, zone_name, zone_name_in_file,
 )
 from fabfile.edit.identity import swap_reverse_owners, swap_zone, swap_zone_text
+from zone_samples import LAB_ZONE, NAMED_CONF, FWD, REV  # noqa: E402
 
 TODAY = datetime.date(2009, 10, 23)
 
@@ -267,15 +268,6 @@ def test_get_ttl():
     assert get_ttl("@ IN A 1.2.3.4\n") is None
 
 
-LAB_ZONE = """\
-; the site zone
-$TTL 3600
-@\tIN\tSOA\titpass.scitec.kobe-u.ac.jp. root.itpass.scitec.kobe-u.ac.jp. (
-\t\t\t2009102001\t; serial
-\t\t\t10800 3600 604800 3600 )
-\tIN\tNS\titpass.scitec.kobe-u.ac.jp.
-itpass\tIN\tA\t133.30.109.22
-"""
 
 
 def test_retime_sets_ttl_and_bumps_the_serial_once():
@@ -415,26 +407,6 @@ def test_bump_serial_after_set_ttl():
 
 # ---- which zone (moved from ops/zones.py) ------------------------------------------------------
 
-NAMED_CONF = """\
-// site named.conf
-options {
-\tdirectory "/usr/local/bind/etc/namedb";
-\tlisten-on { any; };
-};
-controls { };
-/* an old zone
-zone "gone.example" { type master; file "localhost.zone"; };
-*/
-zone "scitec.kobe-u.ac.jp" {
-\ttype master;
-\tallow-update { none; };
-\tfile "localhost.zone";
-};
-zone "109.30.133.in-addr.arpa" IN {
-\ttype master;
-\tfile "/usr/local/bind/etc/namedb/localhost.rev";
-};
-"""
 
 
 @pytest.mark.parametrize("text, name", [
@@ -467,30 +439,7 @@ MAPPING = {
     "ika-itpass.scitec.kobe-u.ac.jp": "itpass.scitec.kobe-u.ac.jp", "133.30.109.21": "133.30.109.22",
 }
 
-FWD = """\
-$TTL 3600
-@\tIN\tSOA\titpass.scitec.kobe-u.ac.jp. root.itpass.scitec.kobe-u.ac.jp. (
-\t\t\t2009102001\t; serial
-\t\t\t10800 3600 604800 3600 )
-\tIN\tNS\titpass.scitec.kobe-u.ac.jp.
-\tIN\tMX\t10 itpass.scitec.kobe-u.ac.jp.
-itpass\tIN\tA\t133.30.109.22
-ika-itpass\tIN\tA\t133.30.109.21
-new-itpass\tIN\tA\t133.30.109.21
-tako\t3600\tIN\tA\t133.30.109.22 ; old's machine name
-ika\tIN\tA\t133.30.109.21
-mail\tIN\tCNAME\tika-itpass
-"""
 
-REV = """\
-$TTL 3600
-$ORIGIN 109.30.133.in-addr.arpa.
-@\tIN\tSOA\titpass.scitec.kobe-u.ac.jp. root.itpass.scitec.kobe-u.ac.jp. ( 2009102001 10800 3600 604800 3600 )
-\tIN\tNS\titpass.scitec.kobe-u.ac.jp.
-22\tIN\tPTR\titpass.scitec.kobe-u.ac.jp.
-21\tIN\tPTR\tika-itpass.scitec.kobe-u.ac.jp.
-30\tIN\tPTR\tdennou.scitec.kobe-u.ac.jp.
-"""
 
 
 def records(text):

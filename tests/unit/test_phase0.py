@@ -6,39 +6,11 @@ import pytest
 
 from fabfile.edit import EditError
 from fabfile.ops import zones
+from zone_samples import LAB_ZONE, NAMED_CONF  # noqa: E402
 
 TODAY = datetime.date(2009, 10, 23)
 
-LAB_ZONE = """\
-; the site zone
-$TTL 3600
-@\tIN\tSOA\titpass.scitec.kobe-u.ac.jp. root.itpass.scitec.kobe-u.ac.jp. (
-\t\t\t2009102001\t; serial
-\t\t\t10800 3600 604800 3600 )
-\tIN\tNS\titpass.scitec.kobe-u.ac.jp.
-itpass\tIN\tA\t133.30.109.22
-"""
 
-NAMED_CONF = """\
-// site named.conf
-options {
-\tdirectory "/usr/local/bind/etc/namedb";
-\tlisten-on { any; };
-};
-controls { };
-/* an old zone
-zone "gone.example" { type master; file "localhost.zone"; };
-*/
-zone "scitec.kobe-u.ac.jp" {
-\ttype master;
-\tallow-update { none; };
-\tfile "localhost.zone";
-};
-zone "109.30.133.in-addr.arpa" IN {
-\ttype master;
-\tfile "/usr/local/bind/etc/namedb/localhost.rev";
-};
-"""
 
 
 def test_retime_sets_ttl_and_bumps_the_serial_once():

@@ -10,6 +10,7 @@ import pytest
 
 from fabfile import settings as settings_mod
 from fabfile.ops import accounts, identity, knownhosts, network
+from zone_samples import FWD, REV  # noqa: E402
 
 SHIPPED = Path(__file__).resolve().parents[2] / "hosts.toml"
 LAB = Path(__file__).resolve().parents[2] / "lab" / "hosts.toml"
@@ -91,30 +92,7 @@ def test_known_hosts_rewrite_file_is_atomic_and_keeps_mode(tmp_path):
 
 # ---- the identity swap -------------------------------------------------------
 
-FWD = """\
-$TTL 3600
-@\tIN\tSOA\titpass.scitec.kobe-u.ac.jp. root.itpass.scitec.kobe-u.ac.jp. (
-\t\t\t2009102001\t; serial
-\t\t\t10800 3600 604800 3600 )
-\tIN\tNS\titpass.scitec.kobe-u.ac.jp.
-\tIN\tMX\t10 itpass.scitec.kobe-u.ac.jp.
-itpass\tIN\tA\t133.30.109.22
-ika-itpass\tIN\tA\t133.30.109.21
-new-itpass\tIN\tA\t133.30.109.21
-tako\t3600\tIN\tA\t133.30.109.22 ; old's machine name
-ika\tIN\tA\t133.30.109.21
-mail\tIN\tCNAME\tika-itpass
-"""
 
-REV = """\
-$TTL 3600
-$ORIGIN 109.30.133.in-addr.arpa.
-@\tIN\tSOA\titpass.scitec.kobe-u.ac.jp. root.itpass.scitec.kobe-u.ac.jp. ( 2009102001 10800 3600 604800 3600 )
-\tIN\tNS\titpass.scitec.kobe-u.ac.jp.
-22\tIN\tPTR\titpass.scitec.kobe-u.ac.jp.
-21\tIN\tPTR\tika-itpass.scitec.kobe-u.ac.jp.
-30\tIN\tPTR\tdennou.scitec.kobe-u.ac.jp.
-"""
 
 
 def records(text):
