@@ -255,6 +255,27 @@ def ensure_enabled(host, service: str, enabled: bool = True, *, mask: bool = Fal
     return True
 
 
+def reload(host, service: str):
+    """Make a running service reread its files without a restart (SIGHUP-style), read back that it still runs.
+
+    systemd: `systemctl reload` when the unit can (CanReload), else SIGHUP to its main process; sysvinit:
+    the script's `reload` when it has one, else SIGHUP to its daemon (qmail-send rereads its control files
+    on HUP; qmail-smtpd reads rcpthosts per connection anyway)."""
+    backend, u = services_of(host), unit(host, service)
+    if backend.name == "systemd":
+        can = host.probe(["systemctl", "show", "-p", "CanReload", "--value", u.unit]).stdout.strip() == "yes"
+        argv = ["systemctl", "reload", u.unit] if can else ["systemctl", "kill", "--kill-whom=main", "-s", "HUP", u.unit]
+        result = host.change(argv, what=" ".join(argv))
+    elif re.search(r"^\s*\(?\s*(?:[\w|-]+\|)?reload(?:\|[\w|-]+)?\s*\)", backend._script(u.unit) or "", re.MULTILINE):
+        result = backend.run(u, "reload")
+    else:
+        names = backend.daemon_names(u)
+        result = host.change(Script('for d in "$@"; do p=$(pidof "$d") && exec kill -HUP $p; done; exit 1', *names),
+                             what=f"kill -HUP {' '.join(names)}")
+    _proven(host, service, "running", lambda a: a.running)
+    return result
+
+
 def restart(host, service: str):
     """Restart and read back that it runs."""
     result = services_of(host).run(unit(host, service), "restart")

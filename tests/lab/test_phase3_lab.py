@@ -106,10 +106,11 @@ def test_n1_qmail_control_on_new(fresh, tmp_path):
         assert sh("new", f"cat {path}") == wanted
     r = run(phase3.qmail_control, tmp_path / "j")
     assert "rcpthosts" in r.output  # qmail-showctl's output is shown
-    restarted = sh("new", "cat /run/qmail-send.pid").strip()
-    assert restarted != qmail_pid and "qmail-send" in programs("new")
+    # told to reread (HUP), not restarted: the same qmail-send, and the added domain is local now
+    assert sh("new", "cat /run/qmail-send.pid").strip() == qmail_pid and "qmail-send" in programs("new")
+    sh("new", "printf 'To: yasuda@cps.scitec.kobe-u.ac.jp\\nSubject: n1-hup\\n\\nhi\\n' | qmail-inject yasuda@cps.scitec.kobe-u.ac.jp")
+    assert eventually(lambda: "n1-hup" in sh("new", "cat /home/yasuda/Mailbox", check=False), timeout=20)
     assert r.changes() == [] and "unchanged" in r.output
-    assert sh("new", "cat /run/qmail-send.pid").strip() == restarted
 
 
 def test_n2_bouncer_holds_exactly_the_lines(fresh, tmp_path):

@@ -102,17 +102,22 @@ def test_found_daemons_names_only_running_ones():
 
 
 class FakeInit:
-    """The service back end of MailHost: one service whose state the test sets."""
+    """The service back end of MailHost: one service whose state the test sets; its script has `reload`."""
+
+    name = "sysvinit"
 
     def __init__(self, host):
         self.host = host
+
+    def _script(self, name):
+        return "case $1 in\n  reload)\n    kill -HUP 1 ;;\nesac\n"
 
     def unit(self, name):
         return services.Unit(name, name, True, self.host.running, True)
 
     def run(self, unit, action):
         self.host.said.append(f"{action} {unit.name}")
-        self.host.running = action in ("start", "restart")
+        self.host.running = action in ("start", "restart", "reload")
 
 
 class MailHost:
@@ -173,7 +178,7 @@ def test_set_control_covers_every_qmail_file():
 
 
 @pytest.mark.parametrize("running, changed, action", [
-    (False, False, "started"), (False, True, "started"), (True, True, "restarted"), (True, False, "unchanged"),
+    (False, False, "started"), (False, True, "started"), (True, True, "reloaded"), (True, False, "unchanged"),
 ])
 def test_qmail_runs_after_the_control_change(running, changed, action):
     host = MailHost({}, running=running)
