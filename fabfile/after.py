@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .ops import cleanup, zones
 from .steps import phase_task, run_sequence, step
+from .transaction import recover
 
 NS = "after"
 
@@ -24,6 +25,8 @@ def remove_reference_copies(s):
 @step("A2", role="new", namespace=NS, name="restore-ttl", title="restore the TTL on new")
 def restore_ttl(s):
     """A2 (new): back up namedb as namedb-YYYYMMDD, TTLs -> ttl.normal, serials bumped, restart BIND; DNS answers it."""
+    if recover(s, s.host):
+        return
     zones.backup_data(s, s.host)
     zones.apply_ttl(s, s.host, s.settings.ttl.normal, restart=True)
 

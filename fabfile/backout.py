@@ -30,9 +30,9 @@ def _context(session):
 def carry_out(s, plan) -> list[str]:
     """The plan in its order; the files someone changed since (not overwritten) are returned."""
     ops.rename_keys_back(s, plan)
-    conflicts = ops.restore_files(s, plan)
+    conflicts, restored = ops.restore_files(s, plan)
     network.move_back(s, [a for a, moved in plan.swapped.items() if moved])
-    ops.reload_restored(s, plan)
+    ops.reload_restored(s, restored)
     ops.restore_services(s, plan)
     ops.carry_mail_back(s)
     return conflicts

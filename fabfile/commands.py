@@ -85,8 +85,8 @@ class Runner:
         """Run for real and return the Result (exit status not judged here)."""
         line = render(command)
         try:
-            return self.connection.run(line, hide=True, warn=True, dry=False, in_stream=False, timeout=timeout,
-                                       out_stream=out_stream, env=env or {})
+            result = self.connection.run(line, hide=True, warn=True, dry=False, in_stream=False, timeout=timeout,
+                                         out_stream=out_stream, env=env or {})
         except CommandTimedOut:
             raise RemoteError(f"{self.alias}: `{shown(command)}` gave no answer within {timeout} s; "
                               f"check the host (is it up? is its link?), then run the task again") from None
@@ -95,6 +95,10 @@ class Runner:
         except LOST as exc:
             raise RemoteError(f"{self.alias}: the connection dropped while running `{shown(command)}` "
                               f"({exc.__class__.__name__}: {exc}); check the host and its link, then run the task again") from None
+        if result.exited is None or result.exited < 0:   # the channel closed without an exit status: the link or the host went
+            raise RemoteError(f"{self.alias}: the connection dropped while running `{shown(command)[:120]}` (no exit status); "
+                              f"check the host and its link, then run the task again")
+        return result
 
     def stream(self, command):
         """Yield stdout lines (bytes) of a command, with bounded memory (SSH flow control buffers the rest).

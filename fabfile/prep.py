@@ -16,8 +16,11 @@ def allow_root_login(s):
 
 @step("P2", role="old", namespace=NS, name="rsync-dryrun", title="rsync dry run of /home", hosts=("old", "new"), confirms=True)
 def rsync_dryrun(s):
-    """P2 (old): rsync -n of /home to new; summary by message class, deletions to accept (--yes)."""
-    transfer.review(s, s.host, "P2")
+    """P2 (old): rsync -n of /home to new; summary by message class; deletions and warnings to accept (--yes)."""
+    summary = transfer.review(s, s.host, "P2")
+    if summary is not None:
+        s.accept_all(summary.needs_acceptance(), "not accepted: add an --exclude to rsync.excludes (or fix the cause on old); nothing copied")
+        transfer.record_accepted(s, summary)
 
 
 @step("P3", role="old", namespace=NS, name="rsync", title="rsync /home for real", hosts=("old", "new"))

@@ -39,8 +39,9 @@ def rename_keys_back(step, plan) -> None:
         close_exposure(step, old, AUTHKEYS, detail=f"{path} is back")
 
 
-def restore_file(host, undo) -> str | None:
-    """One file back to its original; None when done or already so, else the conflict (one line)."""
+def restore_file(host, undo, restored: set) -> str | None:
+    """One file back to its original; None when done or already so, else the conflict (one line).
+    `restored` collects the paths that came back (reload_restored reads them)."""
     exists = host.exists(undo.path)
     current = sha256(host.read_bytes(undo.path)) if exists else None
     if current == undo.sha256_before:
@@ -48,6 +49,7 @@ def restore_file(host, undo) -> str | None:
         return None
     if current != undo.sha256_last:
         return f"{host.alias}:{undo.path} changed since the night left it (sha256 {str(current)[:12]}); compare it with {undo.backup}, decide, restore by hand"
+    restored.add(undo.path)
     if undo.created:
         host.change(["rm", "-f", "--", undo.path], what=f"rm {undo.path} (the night created it)")
         return None
@@ -58,32 +60,34 @@ def restore_file(host, undo) -> str | None:
     return None
 
 
-def restore_files(step, plan) -> list[str]:
-    """Every file back, host by host (all or nothing per host across a crash); the conflicts, listed."""
-    conflicts = []
+def restore_files(step, plan) -> tuple[list[str], dict[str, set]]:
+    """Every file back, host by host (all or nothing per host across a crash); (the conflicts, {alias: paths restored})."""
+    conflicts, restored = [], {}
     for alias in dict.fromkeys(f.host for f in plan.files):
         host = step.on(alias)
         undos = [f for f in plan.files if f.host == alias]
+        came_back = restored.setdefault(alias, set())
         with Transaction(step, host, [f.path for f in undos]):
-            conflicts += [c for c in (restore_file(host, f) for f in reversed(undos)) if c]
-    return conflicts
+            conflicts += [c for c in (restore_file(host, f, came_back) for f in reversed(undos)) if c]
+    return conflicts, restored
 
 
-def reload_restored(step, plan) -> None:
-    """BIND and qmail read the files that came back (zones, control files)."""
+def reload_restored(step, restored: dict[str, set]) -> None:
+    """BIND and qmail read the files that came back in this run (zones, control files); nothing if none did."""
     from .zones import reload_bind
 
     cfg = step.settings
-    for alias in dict.fromkeys(f.host for f in plan.files):
+    for alias, paths in restored.items():
+        if not paths:
+            continue
         host = step.on(alias)
-        paths = {f.path for f in plan.files if f.host == alias}
         if paths & set(cfg.identity.zone_files) or any(p.startswith(cfg.ttl.zone_dir) for p in paths):
             reload_bind(step, host)
         if any(p.startswith(cfg.qmail.control_dir) for p in paths):
-            from ..services import restart, unit
+            from ..services import reload, unit
 
             if unit(host, cfg.qmail.service).running:
-                restart(host, cfg.qmail.service)
+                reload(host, cfg.qmail.service)
 
 
 def restore_services(step, plan) -> None:

@@ -51,10 +51,13 @@ class SwapState:
 
 def swap_state(records, alias: str, path: str, current_sha: str) -> SwapState:
     """Decide from the journal whether `path` on `alias` still needs the swap (see module doc)."""
+    records = list(records)
+    undone = {r.get("tx") for r in records if r.get("event") == "intent" and r.get("state") == "rolled-back"}
     last = None
-    for record in records:
+    for record in records:   # the swap's own edits; not a restore, not an edit a roll-back took back
         if (record.get("step") == STEP and record.get("event") == "change" and record.get("host") == alias
-                and record.get("path") == path and record.get("sha256_after")):
+                and record.get("path") == path and record.get("sha256_after") and record.get("sha256_before")
+                and not (record.get("tx") and record["tx"] in undone)):
             last = record
     if last is None or current_sha == last.get("sha256_before"):
         return SwapState("swap")

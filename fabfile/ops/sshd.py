@@ -73,6 +73,10 @@ def _editable(path: str) -> bool:
 
 
 def open_root_login(step, host) -> None:
+    from ..transaction import recover
+
+    if recover(step, host):
+        return
     cfg = step.settings.root_login
     config = read_config(host, cfg.sshd_config)
     conn = old_connection(step.settings, config, host)

@@ -31,8 +31,8 @@ class Result:
 
     @property
     def last_line(self) -> str:
-        lines = [line for line in (self.err + self.out).strip().splitlines() if line.strip()]
-        return lines[-1] if lines else ""
+        lines = [line for line in (self.err.strip() or self.out.strip()).splitlines() if line.strip()]
+        return lines[-1] if lines else ""   # fab's one line (its Exit message) goes to stderr
 
 
 class FabNight:
