@@ -270,7 +270,7 @@ def reload(host, service: str):
         result = backend.run(u, "reload")
     else:
         names = backend.daemon_names(u)
-        result = host.change(Script('for d in "$@"; do p=$(pidof "$d") && exec kill -HUP $p; done; exit 1', *names),
+        result = host.change(Script('for d in "$@"; do p=$(pidof -x "$d") && exec kill -HUP $p; done; exit 1', *names),
                              what=f"kill -HUP {' '.join(names)}")
     _proven(host, service, "running", lambda a: a.running)
     return result
