@@ -28,10 +28,14 @@ def bind_at_boot(s):
 
 @step("D4", role="old", namespace=NS, name="qmail-local-only", title="qmail on old accepts nothing from outside")
 def qmail_local_only(s):
-    """D4 (old): qmail locals/rcpthosts = qmail.old (localhost); qmail started again for log mail."""
+    """D4 (old): qmail locals/rcpthosts = qmail.old (localhost); qmail and its smtp started again (log mail; V5 talks to it)."""
     changed = mail.set_control(s, s.host, s.settings.qmail.old)
-    # The runbook: start qmail again once the swap is over (S4 stopped it), so old can send its log mail.
+    # The runbook: start qmail again once the swap is over (S4 stopped it), so old can send its log mail; its SMTP
+    # (stopped by S4 too, and not kept off by D3) answers again, refusing the site's domains (V5).
     mail.qmail_running_after(s, s.host, changed)
+    cfg = s.settings
+    smtp = [n for n in cfg.stop_services.mail if n != cfg.qmail.service and n not in cfg.disable_services.services]
+    daemons.start_all(s.host, smtp, "stop_services.mail")
 
 
 @step("D3", role="old", namespace=NS, name="disable-services", title="services off at boot on old")

@@ -66,7 +66,7 @@ def test_a_link_cut_right_after_its_c10_launch_leaves_it_unknown_and_nothing_act
     for task in ("phase2.allow-root-login", "phase2.close-root-login", "phase2.swap-identity"):
         assert night.fab(task).code == 0
     began = time.monotonic()
-    process = night.start("phase2.restart-network", "--yes")
+    process = night.start("phase2.restart-network")
     night.wait_for(launched(victim))
     lab.link(victim, False)
     try:

@@ -108,8 +108,8 @@ def test_n1_qmail_control_on_new(fresh, tmp_path):
     assert "rcpthosts" in r.output  # qmail-showctl's output is shown
     # told to reread (HUP), not restarted: the same qmail-send, and the added domain is local now
     assert sh("new", "cat /run/qmail-send.pid").strip() == qmail_pid and "qmail-send" in programs("new")
-    sh("new", "printf 'To: yasuda@cps.scitec.kobe-u.ac.jp\\nSubject: n1-hup\\n\\nhi\\n' | qmail-inject yasuda@cps.scitec.kobe-u.ac.jp")
-    assert eventually(lambda: "n1-hup" in sh("new", "cat /home/yasuda/Mailbox", check=False), timeout=20)
+    sh("new", "printf 'To: itpadmin@cps.scitec.kobe-u.ac.jp\\nSubject: n1-hup\\n\\nhi\\n' | qmail-inject itpadmin@cps.scitec.kobe-u.ac.jp")
+    assert eventually(lambda: "n1-hup" in sh("new", "cat /home/itpadmin/Mailbox", check=False), timeout=20)  # a user new has
     assert r.changes() == [] and "unchanged" in r.output
 
 
