@@ -495,23 +495,28 @@ def _lab_processes(roots) -> list[str]:
 def link(host: str, up: bool) -> None:
     """Cut (up=False) or restore HOST's network link, as an unplugged cable further down the line.
 
-    The bridge stops forwarding on the host's port (bridge port state disabled): the host's eth0
-    keeps its carrier and address, nothing tells either end; packets just vanish, so a TCP
-    connection hangs (no reset) until keepalives or timeouts give up. Idempotent."""
+    The host's port leaves the bridge (`ip link set dev PORT nomaster`): the host's eth0 keeps
+    its carrier and address, nothing tells either end; its frames just go nowhere, so a TCP
+    connection hangs (no reset) until keepalives or timeouts give up. The cut holds while the
+    host restarts its networking (a bridge port *state* would be reset by the carrier flap of
+    ifdown/ifup). Restoring puts the port back on the bridge. Idempotent."""
     _check_host(host)
-    if not _link_exists(C.veth(host)):
+    dev = C.veth(host)
+    if not _link_exists(dev):
         raise LabError(f"lab host {host} has no link (inv lab.up)")
-    r = subprocess.run(["bridge", "link", "set", "dev", C.veth(host), "state", "3" if up else "0"],
-                       capture_output=True, text=True)
+    args = ["link", "set", "dev", dev] + (["master", C.BRIDGE] if up else ["nomaster"])
+    r = _ip(*args, check=False)
     if r.returncode:
         raise LabError(f"could not {'restore' if up else 'cut'} the link of {host}: {r.stderr.strip()}")
+    if up:
+        _ip("link", "set", "dev", dev, "up", check=False)
 
 
 def link_up(host: str) -> bool:
-    """False while link(host, False) holds the host's link cut."""
-    r = _ip("-j", "-d", "link", "show", "dev", C.veth(host), check=False)
+    """False while link(host, False) holds the host's link cut (its port off the bridge)."""
+    r = _ip("-j", "link", "show", "dev", C.veth(host), check=False)
     try:
-        return json.loads(r.stdout)[0]["linkinfo"]["info_slave_data"]["state"] == "forwarding"
+        return json.loads(r.stdout)[0].get("master") == C.BRIDGE
     except (ValueError, LookupError):
         return False
 

@@ -83,7 +83,7 @@ def swap_state(records, aliases) -> dict[str, bool | None]:
     state: dict[str, bool | None] = {alias: False for alias in aliases}
     for record in records:
         if record.get("host") in state and "swapped" in record:
-            state[record["host"]] = record["swapped"] if record["swapped"] is None else bool(record["swapped"])
+            state[record["host"]] = None if record["swapped"] in (None, "unknown") else bool(record["swapped"])
     return state
 
 

@@ -88,3 +88,10 @@ def test_qmail_qread_listing_is_read_as_qmail_writes_it():
     q = parse_qread(text)
     assert q.messages == 2 and q.local == ["yasuda@itpass.scitec.kobe-u.ac.jp"] and q.remote == ["b@example.org", "c@example.org"]
     assert parse_qread("").messages == 0
+
+
+def test_status_says_unknown_for_a_move_not_confirmed():
+    from fabfile.cockpit.status import swap_state
+
+    records = [rec("10:00:00", "note", "C10", "old", swapped="unknown"), rec("10:00:01", "note", "C10", "new", swapped=True)]
+    assert swap_state(records, ["old", "new", "backup"]) == {"old": None, "new": True, "backup": False}
