@@ -216,28 +216,42 @@ def restart_all(step, aliases: list[str]) -> None:
         raise RemoteError("; ".join(problems))
 
 
+def _look(step, alias: str) -> tuple[bool, str] | None:
+    """One round: (swapped, address) where `alias`'s host key answers, after address first; None when neither does."""
+    spec = step.session.settings.host(alias)
+    for swapped, address in ((True, spec.after.ip), (False, spec.address)):
+        try:
+            find_by_key(step, alias, address, 2).close()
+            return swapped, address
+        except RemoteError:
+            continue
+    return None
+
+
 def locate(step, aliases: list[str]) -> dict[str, str]:
-    """Find each host by its host key at its after, then its before address; journal the truth. {alias: where}."""
+    """Find each host by its host key at its after, then its before address, retrying until
+    network.reconnect_timeout (a neighbour cache may still point an address at the other machine);
+    journal the truth. {alias: where}."""
     found = {}
     for alias in aliases:
         spec = step.session.settings.host(alias)
         if step.session.journal.host_key(alias) is None:
             found[alias] = "no host key on record (never reached in this journal): nothing to compare with"
             continue
-        for swapped, address in ((True, spec.after.ip), (False, spec.address)):
-            try:
-                find_by_key(step, alias, address, 3).close()
-            except RemoteError:
-                continue
-            was = step.session.journal.swapped(alias)
-            if was != swapped:
-                mark(step, alias, swapped, f"located at {address} by its host key")
-            step.session.journal.write("note", host=alias, task=step.info.task_name, step=STEP, exposure=UNKNOWN, state="closed",
-                                       detail=f"located at {address} by its host key")
-            found[alias] = f"at {address} ({'swapped' if swapped else 'not swapped'})"
-            break
-        else:
+        deadline = time.monotonic() + max(10, step.settings.network.reconnect_timeout)
+        where = _look(step, alias)
+        while where is None and time.monotonic() < deadline:
+            time.sleep(1)
+            where = _look(step, alias)
+        if where is None:
             found[alias] = f"not found at {spec.after.ip} nor {spec.address} (its key {fingerprint_of(step, alias)})"
+            continue
+        swapped, address = where
+        if step.session.journal.swapped(alias) != swapped:
+            mark(step, alias, swapped, f"located at {address} by its host key")
+        step.session.journal.write("note", host=alias, task=step.info.task_name, step=STEP, exposure=UNKNOWN, state="closed",
+                                   detail=f"located at {address} by its host key")
+        found[alias] = f"at {address} ({'swapped' if swapped else 'not swapped'})"
     return found
 
 
