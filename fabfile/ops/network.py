@@ -249,10 +249,24 @@ def locate(step, aliases: list[str]) -> dict[str, str]:
         swapped, address = where
         if step.session.journal.swapped(alias) != swapped:
             mark(step, alias, swapped, f"located at {address} by its host key")
+        _known_hosts_for(step, spec, step.session.journal.host_key(alias), back=not swapped)
         step.session.journal.write("note", host=alias, task=step.info.task_name, step=STEP, exposure=UNKNOWN, state="closed",
                                    detail=f"located at {address} by its host key")
         found[alias] = f"at {address} ({'swapped' if swapped else 'not swapped'})"
     return found
+
+
+def _known_hosts_for(step, spec, key: str, back: bool) -> None:
+    """known_hosts: the names where the host was found now carry its (proven) key."""
+    key_type, blob = key.split()[:2]
+    path = step.settings.operator.known_hosts
+
+    def transform(text):
+        for name in known_hosts_names(spec, back):
+            text = knownhosts.set_host_key(text, name, key_type, blob)
+        return text
+
+    knownhosts.rewrite_file(path, transform)
 
 
 def fingerprint_of(step, alias: str) -> str:
