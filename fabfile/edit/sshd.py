@@ -325,37 +325,42 @@ def _address_criterion(value: str | None, patterns: str, directive: Directive) -
     return result == 1
 
 
-def _criterion(attribute: str, argument: str | None, conn: Connection | None, directive: Directive,
-               release: str | None) -> bool | None:
-    """One Match criterion for one connection (None: cannot be decided here)."""
-    name = attribute.lower()
-    fields = {"user": conn and conn.user, "group": conn and conn.user, "host": conn and conn.host,
-              "address": conn and conn.addr, "localaddress": conn and conn.laddr, "localport": conn and conn.lport,
-              "rdomain": conn and conn.rdomain}
+def _check_criterion(name: str, argument: str | None, directive: Directive) -> None:
+    """What sshd refuses in the file whatever the connection (a bad address list, a LocalPort not a number)."""
     if name in ("address", "localaddress"):
         _address_criterion(None, argument, directive)
     if name == "localport" and not (argument.isdigit() and int(argument) <= 65535):
         raise EditError(f"{directive.where}: Match LocalPort '{argument}' is not a port number "
                         f"(service names are not resolved here)")
+
+
+# criterion -> (the connection's field it reads, how a known value is matched)
+_MATCHERS = {
+    "user": ("user", lambda conn, arg, d: match_pattern_list(conn.user, arg) == 1),
+    "group": ("user", lambda conn, arg, d: None if conn.groups is None else _group_match(conn.groups, arg)),
+    "host": ("host", lambda conn, arg, d: match_pattern_list(conn.host, arg, dolower=True) == 1),
+    "address": ("addr", lambda conn, arg, d: _address_criterion(conn.addr, arg, d)),
+    "localaddress": ("laddr", lambda conn, arg, d: _address_criterion(conn.laddr, arg, d)),
+    "localport": ("lport", lambda conn, arg, d: int(arg) == conn.lport),
+    "rdomain": ("rdomain", lambda conn, arg, d: match_pattern_list(conn.rdomain, arg) == 1),
+}
+
+
+def _criterion(attribute: str, argument: str | None, conn: Connection | None, directive: Directive,
+               release: str | None) -> bool | None:
+    """One Match criterion for one connection (None: cannot be decided here)."""
+    name = attribute.lower()
+    _check_criterion(name, argument, directive)
     if conn is None:
         return False
     if name == "invalid-user":
         return _missing(conn, "invalid-user", directive) if conn.user_invalid is None else conn.user_invalid
     if name == "version":
         return None if release is None else match_pattern_list(release, argument) == 1
-    if fields[name] is None:
+    field, matches = _MATCHERS[name]
+    if getattr(conn, field) is None:
         return _missing(conn, {"localport": "LocalPort"}.get(name, name), directive)
-    if name == "user":
-        return match_pattern_list(conn.user, argument) == 1
-    if name == "group":
-        return None if conn.groups is None else _group_match(conn.groups, argument)
-    if name == "host":
-        return match_pattern_list(conn.host, argument, dolower=True) == 1
-    if name == "localport":
-        return int(argument) == conn.lport
-    if name == "rdomain":
-        return match_pattern_list(conn.rdomain, argument) == 1
-    return _address_criterion(fields[name], argument, directive)
+    return matches(conn, argument, directive)
 
 
 _WITH_ARGUMENT = ("user", "group", "host", "address", "localaddress", "localport", "rdomain", "version")
