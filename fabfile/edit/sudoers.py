@@ -98,7 +98,8 @@ _RULES = [
     (("GOTDEFS",), rf"(?:{_PATH}|{_REGEX}|sudoedit)", "defaults_command", False),
     (_INCLUSIVE, r"sha224|sha256|sha384|sha512", "digest_name", False),
     (_INCLUSIVE, r"sudoedit", "command", False),
-    (("EXPECTPATH",), rf"(?:{_PATH}|{_WORD})", "expected_path", False),
+    (("EXPECTPATH",), _PATH, "expected_path", False),  # two rules, not one (?:A|B): the longest wins,
+    (("EXPECTPATH",), _WORD, "expected_path", False),  # as in flex (CWD=/t\mp is one WORD, not /t)
     (_INCLUSIVE, _PATH, "command", False),
     (_INCLUSIVE, _REGEX, "command", False),
     (("INITIAL", "GOTDEFS"), r'"', "string", False),

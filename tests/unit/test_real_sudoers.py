@@ -123,3 +123,20 @@ def test_property_parser_refuses_what_visudo_refuses(sudo_tree, lines, mutations
         mine = False
     semantic = any(s in output for s in ("unknown defaults entry", "value for", "invalid", "does not take a value"))
     assert mine == (rc == 0) or (mine and semantic), output
+
+
+@pytest.mark.parametrize("line", [
+    "alice ALL = CWD=/t\\mp /bin/ls",        # a WORD, not the PATH /t then junk (the longest match wins)
+    "alice ALL = CHROOT=/srv\\ x /bin/ls",  # an escaped blank inside the path
+    "alice ALL = CWD=/tmp\\",               # a trailing backslash: refused by both
+])
+def test_cwd_and_chroot_values_are_read_as_visudo_reads_them(sudo_tree, line):
+    """Found by the property above: the option's value is PATH or WORD, whichever is longer."""
+    text = line + "\n"
+    rc, output = g.real_views(sudo_tree, {"/etc/sudoers": text}, [])["visudo"]
+    try:
+        parse(text, "/etc/sudoers")
+        mine = True
+    except EditError:
+        mine = False
+    assert mine == (rc == 0), output
