@@ -5,8 +5,9 @@ ansible-core is installed by the bench only, in its own venv under /var/tmp
 would: slurp + replace for the zone files (TTL, then the serial bumped when
 the TTL changed), copy for the exact-content files, lineinfile + replace for
 sshd_config; every edit with backup, and validate where serverswap validates
-(named-checkzone, sshd -t); handlers reload BIND, restart qmail and sshd, and
-prove a fresh ssh login after the sshd restart, as P1 does. Pipelining and
+(named-checkzone, sshd -t); handlers do what the tool does: reload BIND (rndc),
+SIGHUP qmail's daemon, restart (or reload) sshd and prove a fresh ssh login and
+old's root logging in from old after it, as P1 does. Pipelining and
 ControlPersist are on; facts are not gathered (serverswap gathers none).
 The values come from the bench's hosts file, as the fab tasks' do.
 """
@@ -32,6 +33,8 @@ def ensure_venv(log=print) -> str:
         subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "ansible-core"], check=True)
     out = subprocess.run([str(VENV / "bin" / "python"), "-c", "import ansible.release as r; print(r.__version__)"],
                          capture_output=True, text=True, check=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([str(playbook), "--version"], env=env, capture_output=True, check=True)   # its bytecode cache, as fab's
     return out.stdout.strip()
 
 
@@ -39,8 +42,27 @@ def _q(value) -> str:
     return json.dumps(value)    # a JSON string is a valid YAML scalar
 
 
-def playbook(settings, zones: dict[str, str], ssh_probe: str) -> str:
-    """The playbook text (pure). zones: {zone file name: zone name for named-checkzone}."""
+def old_login_probe(settings) -> str:
+    """P1's proof of the effect, as the tool runs it on old: old's root, with old's own key, logs in to new's sshd."""
+    new = settings.by_role("new")
+    target = new.before.fqdn or new.address
+    return ("ssh -o BatchMode=yes -o ConnectTimeout=5 -o StrictHostKeyChecking=yes -o ControlPath=none "
+            f"root@{target} true")
+
+
+def qmail_reread(settings, daemons: list[str]) -> str:
+    """What the tool does when qmail's control files changed and it runs: SIGHUP to its daemon (no init-script reload here)."""
+    names = " ".join(daemons)
+    return f"for d in {names}; do p=$(pidof -x $d) && exec kill -HUP $p; done; exit 1"
+
+
+def playbook(settings, zones: dict[str, str], ssh_probe: str, qmail_daemons=("qmail-send",), sshd_action: str = "restart",
+             bind_fallback: str = "restart") -> str:
+    """The playbook text (pure). zones: {zone file name: zone name for named-checkzone}.
+
+    Its handlers do what the tool does: BIND `rndc reload` (else the service's `bind_fallback`), qmail's
+    daemon told by SIGHUP to reread its control files, sshd `sshd_action`, then a fresh login from the
+    operator's machine and old's root logging in from old."""
     ttl, qmail, bouncer, root_login, bind = settings.ttl, settings.qmail, settings.bouncer, settings.root_login, settings.bind
     zone_list = [{"file": f"{ttl.zone_dir.rstrip('/')}/{name}", "zone": zones[name]} for name in ttl.zone_files]
     bouncer_text = "".join(line + "\n" for line in bouncer.lines)
@@ -106,13 +128,17 @@ def playbook(settings, zones: dict[str, str], ssh_probe: str) -> str:
       notify: restart ssh
   handlers:
     - name: reload bind
-      shell: "rndc reload >/dev/null 2>&1 || /etc/init.d/{bind.service} restart"
+      shell: "rndc reload >/dev/null 2>&1 || /etc/init.d/{bind.service} {bind_fallback}"
     - name: restart ssh
-      command: "/etc/init.d/{root_login.restart} restart"
+      command: "/etc/init.d/{root_login.restart} {sshd_action}"
     - name: fresh login
       listen: restart ssh
       delegate_to: localhost
       command: "{ssh_probe} {{{{ ansible_host }}}} true"
+    - name: old's root logs in
+      listen: restart ssh
+      delegate_to: old
+      command: {_q(old_login_probe(settings))}
 
 - name: D4 on old
   hosts: old
@@ -130,7 +156,7 @@ def playbook(settings, zones: dict[str, str], ssh_probe: str) -> str:
       changed_when: false
   handlers:
     - name: restart qmail
-      command: "/etc/init.d/{qmail.service} restart"
+      shell: {_q(qmail_reread(settings, list(qmail_daemons)))}
 """
 
 
@@ -160,7 +186,8 @@ control_path_dir = {workdir / 'cp'}
 
 
 class Ansible:
-    def __init__(self, workdir: Path, settings, zones: dict[str, str], addresses: dict[str, str], log=print):
+    def __init__(self, workdir: Path, settings, zones: dict[str, str], addresses: dict[str, str], log=print,
+                 qmail_daemons=("qmail-send",), sshd_action: str = "restart", bind_fallback: str = "restart"):
         self.workdir = Path(workdir)
         (self.workdir / "cp").mkdir(parents=True, exist_ok=True)
         (self.workdir / "tmp").mkdir(parents=True, exist_ok=True)
@@ -170,12 +197,13 @@ class Ansible:
                  f"-o UserKnownHostsFile={known} -o StrictHostKeyChecking=yes -l root")
         (self.workdir / "inventory.ini").write_text(inventory(addresses, key, known))
         (self.workdir / "ansible.cfg").write_text(config(self.workdir, key, known))
-        (self.workdir / "playbook.yml").write_text(playbook(settings, zones, probe))
+        (self.workdir / "playbook.yml").write_text(playbook(settings, zones, probe, qmail_daemons, sshd_action, bind_fallback))
         self.log = log
         self.runs = 0
 
     def run(self, label: str) -> dict:
-        env = dict(os.environ, ANSIBLE_CONFIG=str(self.workdir / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}   # bytecode cache on, as for fab
+        env.update(ANSIBLE_CONFIG=str(self.workdir / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
         out_path = self.workdir / f"ansible-{self.runs:02d}-{label}.log"
         self.runs += 1
         t0 = time.monotonic()

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import posixpath
 import shlex
+import statistics
 from datetime import datetime
 
 from lab import api
 
-from . import dataset
+from . import dataset, window
 from .labrun import Bench, BenchError, exec_timed
 
 EDIT_TASKS = ("phase0.lower-ttl", "phase3.qmail-local-only", "phase3.bouncer", "prep.allow-root-login")
-WINDOW_RUNS = (("phase1",), ("phase2",), ("phase3", "--reboot"), ("phase4.check",))
+EDITS_SIDE_BY_SIDE = "bench-edits"     # bench/fabprogram.py: the same four steps, new's and old's lanes side by side
+WINDOW_RUN = ("rehearse", "--no-ttl-wait")   # prep (done: skipped), phase0, phase1-4, then D5, the watcher beside
 PLAIN_DEST = "/var/tmp/bench-plain/"
+REPLAYS = 3                            # each service operation timed directly this many times (median)
 
 
 def _time(record) -> datetime:
@@ -43,39 +46,9 @@ def make_files(job: str) -> float:
     return seconds
 
 
-# ---- journal arithmetic (pure) ----------------------------------------------------
+# ---- journal arithmetic (pure; the window's is in bench/window.py) ---------------------
 
-def runbook_ids() -> set[str]:
-    from fabfile.steps import runbook
-    return {sid for _, sid, _ in runbook()}
-
-
-def window_from(records: list[dict]) -> dict:
-    """Window, per-step durations, rsync (C4) and reboot (D5) time, overhead, from a journal."""
-    from fabfile.cockpit import service_window
-
-    w = service_window(records, "old", "new")
-    ids = runbook_ids()
-    starts = {}
-    steps = []
-    for r in records:
-        if r.get("step") not in ids:
-            continue
-        if r["event"] == "start":
-            starts[r["step"]] = r
-        elif r["event"] == "done" and r.get("duration") is not None:
-            start = starts.get(r["step"])
-            if w["start"] and w["end"] and (r["time"] < w["start"] or (start and start["time"] > w["end"])):
-                continue
-            steps.append({"step": r["step"], "task": r.get("task"), "host": r.get("host"), "duration": r["duration"]})
-    durations = {s["step"]: s["duration"] for s in steps}
-    out = {"seconds": w["seconds"], "start": w["start"], "end": w["end"], "start_what": w["start_what"], "end_what": w["end_what"],
-           "steps": steps, "rsync": durations.get("C4"), "reboot": durations.get("D5")}
-    if w["seconds"] is not None:
-        out["overhead"] = round(w["seconds"] - (out["rsync"] or 0) - (out["reboot"] or 0), 3)
-        out["steps_sum"] = round(sum(durations.values()), 3)
-        out["between"] = round(w["seconds"] - out["steps_sum"], 3)
-    return out
+window_from = window.window_from
 
 
 def c4_parts(records: list[dict]) -> dict:
@@ -162,34 +135,79 @@ def zone_names(settings) -> dict[str, str]:
     return out
 
 
-def measure_edits(b: Bench, ansible_version: str, log=print) -> dict:
+def step_durations(records: list[dict]) -> dict[str, float]:
+    """{step: duration} of the done records of one run (pure)."""
+    return {r["step"]: r["duration"] for r in records if r["event"] == "done" and r.get("duration") is not None}
+
+
+def tool_actions(records: list[dict], sshd_service: str, bind_service: str) -> dict:
+    """What the tool did to the services in a changed edit run, for the playbook to do the same (pure).
+
+    {qmail_daemons: names it sent SIGHUP, sshd_action: restart/reload, bind_fallback: restart/reload
+    (what it ran when rndc did not answer), rndc: whether it used rndc reload}."""
+    details = [r.get("detail", "") for r in records if r["event"] == "change" and isinstance(r.get("detail"), str)]
+    hup = next((d.split(None, 2)[2] for d in details if d.startswith("kill -HUP ")), "qmail-send")
+    sshd = next((d.rsplit(" ", 1)[1] for d in details if d.startswith(f"/etc/init.d/{sshd_service} ")), "restart")
+    bind = next((d.rsplit(" ", 1)[1] for d in details if d.startswith(f"/etc/init.d/{bind_service} ")), "restart")
+    return {"qmail_daemons": hup.split(), "sshd_action": sshd, "bind_fallback": bind, "rndc": "rndc reload" in details}
+
+
+def fab_edit_runs(b: Bench, args: tuple[str, ...], label: str, program: str = "fabric", unchanged_runs: int = 3) -> dict:
+    """On a fresh lab: one changed run of the edits, checked on the hosts, then `unchanged_runs` runs that must change nothing."""
+    b.reset_lab()
+    changed = b.fab(*args, label=f"{label}-changed", program=program)
+    verify_edits(b.settings)
+    # SERVERSWAP_FORCE: the lanes runner would skip steps the journal shows done (a resume); the unchanged
+    # runs must run every step again and find nothing to change, as the playbook's second run does.
+    unchanged = [b.fab(*args, label=f"{label}-unchanged", program=program, env={"SERVERSWAP_FORCE": "1"})
+                 for _ in range(unchanged_runs)]
+    if any(r["event"] == "change" for run in unchanged for r in run["records"]):
+        raise BenchError(f"a second fab run of the edits ({label}) changed something: not an unchanged run")
+    if any(r["event"] == "skipped" for run in unchanged for r in run["records"]):
+        raise BenchError(f"a second fab run of the edits ({label}) skipped steps: not a run that checks everything")
+    return {"changed": changed["wall"], "unchanged": statistics.median(run["wall"] for run in unchanged),
+            "unchanged_runs": [run["wall"] for run in unchanged], "steps_changed": step_durations(changed["records"]),
+            "steps_unchanged": step_durations(unchanged[0]["records"]), "records": changed["records"]}
+
+
+def ansible_runs(b: Bench, actions: dict, log=print, unchanged_runs: int = 3) -> dict:
     from . import ansible
 
     b.reset_lab()
-    fab_changed = b.fab(*EDIT_TASKS, label="edits-changed")
-    verify_edits(b.settings)
-    fab_unchanged = b.fab(*EDIT_TASKS, label="edits-unchanged")
-    if any(r["event"] == "change" for r in fab_unchanged["records"]):
-        raise BenchError("the second fab run of the edits changed something: not an unchanged run")
-    b.reset_lab()
     addresses = {h: api.address(h) for h in ("old", "new")}
-    runner = ansible.Ansible(b.workdir / "ansible", b.settings, zone_names(b.settings), addresses, log=log)
+    runner = ansible.Ansible(b.workdir / "ansible", b.settings, zone_names(b.settings), addresses, log=log,
+                             qmail_daemons=actions["qmail_daemons"], sshd_action=actions["sshd_action"],
+                             bind_fallback=actions["bind_fallback"])
     try:
         before = b.logins()
-        a_changed = runner.run("changed")
+        changed = runner.run("changed")
         mid = b.logins()
         verify_edits(b.settings)
-        a_unchanged = runner.run("unchanged")
+        unchanged = [runner.run("unchanged") for _ in range(unchanged_runs)]
         after = b.logins()
     finally:
         runner.close()
-    if any("changed=0" not in line for line in a_unchanged["recap"]):
-        raise BenchError("the second ansible-playbook run changed something: not an unchanged run")
-    return {"changed": {"fab": fab_changed["wall"], "ansible": a_changed["wall"]},
-            "unchanged": {"fab": fab_unchanged["wall"], "ansible": a_unchanged["wall"]},
-            "tasks": list(EDIT_TASKS), "ansible_version": ansible_version,
-            "ansible_logins": {"changed": {h: mid[h] - before[h] for h in before if mid[h] - before[h]},
-                               "unchanged": {h: after[h] - mid[h] for h in mid if after[h] - mid[h]}}}
+    if any("changed=0" not in line for run in unchanged for line in run["recap"]):
+        raise BenchError("a second ansible-playbook run changed something: not an unchanged run")
+    return {"changed": changed["wall"], "unchanged": statistics.median(run["wall"] for run in unchanged),
+            "unchanged_runs": [run["wall"] for run in unchanged],
+            "logins": {"changed": {h: mid[h] - before[h] for h in before if mid[h] - before[h]},
+                       "unchanged (all runs)": {h: after[h] - mid[h] for h in mid if after[h] - mid[h]}}}
+
+
+def measure_edits(b: Bench, ansible_version: str, log=print) -> dict:
+    """Z1 (two zones), D4, N2, P1: fab side by side (the verdict), fab one after the other, and the playbook."""
+    runs = {"service": fab_edit_runs(b, (EDITS_SIDE_BY_SIDE, "--lanes", "service"), "edits", program="bench.fabprogram"),
+            "host": fab_edit_runs(b, (EDITS_SIDE_BY_SIDE, "--lanes", "host"), "edits-by-host", program="bench.fabprogram"),
+            "sequential": fab_edit_runs(b, EDIT_TASKS, "edits-seq")}
+    actions = tool_actions(runs["service"]["records"], b.settings.root_login.restart, b.settings.bind.service)
+    for run in runs.values():
+        run.pop("records")
+    a = ansible_runs(b, actions, log)
+    pairs = {name: {key: {"fab": run[key], "ansible": a[key]} for key in ("changed", "unchanged")} for name, run in runs.items()}
+    return {"changed": pairs["service"]["changed"], "unchanged": pairs["service"]["unchanged"], "variants": pairs,
+            "fab": runs, "ansible": {k: v for k, v in a.items() if k != "logins"},
+            "actions": actions, "tasks": list(EDIT_TASKS), "ansible_version": ansible_version, "ansible_logins": a["logins"]}
 
 
 def measure_scale(b: Bench, points: tuple[int, ...], log=print) -> dict:
@@ -221,8 +239,8 @@ def plain_rsync(settings, dry: bool) -> str:
     return f"cd {shlex.quote(settings.rsync.workdir)} && {shlex.join(argv)} > /tmp/bench-plain.log 2>&1"
 
 
-def measure_window(b: Bench, count: int, total: int, log=print) -> tuple[dict, dict]:
-    """Measures 1 (window) and 2 (rsync vs plain rsync); returns (window, rsync)."""
+def prepared_window_lab(b: Bench, count: int, total: int, log=print) -> dict:
+    """A fresh lab with the data set on old, P1-P4 done by fab, the 1% change made, plain rsync timed beside; the rsync figures."""
     b.reset_lab()
     users = lab_users()
     files = dataset.plan(count, total, users)
@@ -239,17 +257,62 @@ def measure_window(b: Bench, count: int, total: int, log=print) -> tuple[dict, d
     plain_dry, _ = exec_timed("old", plain_rsync(b.settings, dry=True))
     plain_real, _ = exec_timed("old", plain_rsync(b.settings, dry=False))
     b.fab("prep.restore-root-login", label="P4")
-    runs = [b.fab(*args, label=" ".join(args), check=args[0] != "phase4.check") for args in WINDOW_RUNS]
-    records = [r for run in runs for r in run["records"]]
-    window = window_from(records)
-    window["data"] = dataset.summary(files)
-    window["changes"] = {"modified": len(changes.modify), "added": len(changes.add), "deleted": len(changes.delete)}
-    window["fab_runs"] = [{"run": run["label"], "wall": run["wall"], "rc": run["rc"]} for run in runs]
-    window["phase4_rc"] = runs[-1]["rc"]
+    return {"data": dataset.summary(files), "p3": p3_step, "plain_full": round(plain_full, 3), "plain_dry": round(plain_dry, 3),
+            "plain_real": round(plain_real, 3),
+            "changes": {"modified": len(changes.modify), "added": len(changes.add), "deleted": len(changes.delete)}}
+
+
+def time_service_ops(ops: list[dict], log=print, repeat: int = REPLAYS) -> tuple[dict[str, float], dict[str, dict]]:
+    """Each distinct host + command of `ops` timed inside its host (`repeat` times, median), from the state the tool found.
+
+    ({op key: seconds}, {op key: runs, kind, or the error}). The lab must be in an equivalent state (a fresh lab)."""
+    timings, detail = {}, {}
+    for key, op in {window.op_key(op): op for op in ops}.items():
+        runs = []
+        try:
+            for _ in range(repeat):
+                if op["before"]:
+                    api.exec(op["host"], f"{op['before']} >/dev/null 2>&1", check=False)
+                seconds, _ = exec_timed(op["host"], f"{op['timed']} >/dev/null 2>&1")
+                runs.append(round(seconds, 3))
+                if op["after"]:
+                    api.exec(op["host"], f"{op['after']} >/dev/null 2>&1", check=False)
+        except BenchError as exc:
+            detail[key] = {"kind": op["kind"], "host": op["host"], "runs": runs, "error": str(exc).splitlines()[0][:200]}
+            continue
+        timings[key] = round(statistics.median(runs), 3)
+        detail[key] = {"kind": op["kind"], "host": op["host"], "runs": runs, "seconds": timings[key]}
+        log(f"bench: direct {op['host']}: {op['kind']}: {', '.join(f'{r:.3f}' for r in runs)} s")
+    return timings, detail
+
+
+def measure_window(b: Bench, count: int, total: int, log=print) -> tuple[dict, dict]:
+    """Measures 1 (window, watcher, overhead, D5) and 2 (rsync vs plain rsync); returns (window, rsync)."""
+    prep = prepared_window_lab(b, count, total, log)
+    run = b.fab(*WINDOW_RUN, label="rehearse", check=False)
+    records = run["records"]
+    result = window_from(records)
+    result.update(data=prep["data"], changes=prep["changes"], rc=run["rc"], wall=run["wall"])
+    result["d5"] = window.d5_after(records, result)
+    from fabfile.watch import watch_path
+
+    lines = watch_path(b.journal).read_text(encoding="utf-8").splitlines() if watch_path(b.journal).exists() else []
+    result["watch"] = window.watch_figures(lines, result.get("start"), open(run["output"], errors="replace").read())
+    net = b.settings.network
+    ops = window.service_ops(records, result, list(net.restart), float(net.settle_seconds))
+    log(f"bench: {len(ops)} service operations in the window; timing them directly on a fresh lab")
+    b.reset_lab()   # an equivalent state: the seeded lab, as the night found it
+    timings, direct = time_service_ops(ops, log)
+    result["service_ops"] = [{k: op[k] for k in ("step", "host", "end", "detail", "kind", "delay")} | {"direct": timings.get(window.op_key(op))}
+                             for op in ops]
+    result["direct"] = direct
+    result["overhead"] = window.overhead(result, round(prep["plain_dry"] + prep["plain_real"], 3), ops, timings)
+    if run["rc"] != 0:
+        result["error_tail"] = open(run["output"], errors="replace").read().strip().splitlines()[-5:]
     c4 = c4_parts(records)
-    rsync = {"p3": {"tool": p3_step, "plain": round(plain_full, 3)},
-             "c4": {"tool": c4.get("step"), "plain": round(plain_dry + plain_real, 3)},
-             "c4_real": {"tool": c4.get("real"), "plain": round(plain_real, 3)},
-             "c4_vs_one": {"tool": c4.get("step"), "plain": round(plain_real, 3)},
-             "c4_dry": c4.get("dry"), "plain_dry": round(plain_dry, 3)}
-    return window, rsync
+    rsync = {"p3": {"tool": prep["p3"], "plain": prep["plain_full"]},
+             "c4": {"tool": c4.get("step"), "plain": round(prep["plain_dry"] + prep["plain_real"], 3)},
+             "c4_real": {"tool": c4.get("real"), "plain": prep["plain_real"]},
+             "c4_vs_one": {"tool": c4.get("step"), "plain": prep["plain_real"]},
+             "c4_dry": c4.get("dry"), "plain_dry": prep["plain_dry"]}
+    return result, rsync

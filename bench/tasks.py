@@ -1,4 +1,4 @@
-"""`inv bench`: the benchmarks of issue 6 on the lab; one table, and bench/results/<timestamp>.json.
+"""`inv bench`: the benchmarks of issues 6 and 14 on the lab; one table, and bench/results/<timestamp>.json.
 
 The task holds the lab lock (/run/lock/serverswap-lab.lock, as `flock` does)
 for the whole run, resets the lab before each measure that needs a fresh
@@ -41,7 +41,7 @@ def log(message: str) -> None:
     "workdir": "where fab logs, journals and the Ansible files go (default /var/tmp/serverswap-bench/<time>)",
 })
 def bench(c, quick=False, only="", files=0, megabytes=0, no_lock=False, keep=False, workdir=""):
-    """Benchmarks on the lab: service window, rsync vs plain rsync, edits vs Ansible, SSH logins, scale."""
+    """Benchmarks on the lab: window with the watcher, overhead, D5, rsync vs plain, edits vs Ansible, SSH logins, scale."""
     from . import measures, report
     from .labrun import Bench, versions
 
@@ -57,8 +57,11 @@ def bench(c, quick=False, only="", files=0, megabytes=0, no_lock=False, keep=Fal
     if not no_lock:
         lock = open(LOCK, "a")
         log(f"bench: waiting for the lab lock {LOCK}")
+        waited = time.monotonic()
         fcntl.flock(lock, fcntl.LOCK_EX)
+        log(f"bench: got the lab lock after {time.monotonic() - waited:.0f} s")
     t0 = time.monotonic()
+    load_start = os.getloadavg()
     try:
         from lab import api
 
@@ -66,7 +69,8 @@ def bench(c, quick=False, only="", files=0, megabytes=0, no_lock=False, keep=Fal
         b = Bench(work, log=log)
         result = {"started": started, "quick": quick, "workdir": str(work),
                   "params": {"files": count, "bytes": total, "scale_points": list(points), "measures": wanted},
-                  "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "versions": {}},
+                  "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "versions": {},
+                              "load": {"start": [round(x, 2) for x in load_start]}},
                   "measures": {}}
         ansible_version = None
         m = result["measures"]
@@ -91,6 +95,7 @@ def bench(c, quick=False, only="", files=0, megabytes=0, no_lock=False, keep=Fal
         if "edits" in m and "ansible_logins" in m["edits"]:
             m["connections"]["ansible"] = m["edits"]["ansible_logins"]
         result["machine"]["versions"] = versions(ansible_version)
+        result["machine"]["load"]["end"] = [round(x, 2) for x in os.getloadavg()]
         result["fab_runs"] = [{k: v for k, v in run.items() if k != "records"} for run in b.runs]
         if not keep:
             log("bench: final reset (the lab is left seeded)")
