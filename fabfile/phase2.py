@@ -75,9 +75,14 @@ def swap_identity(s):
     mapping = identity.mapping_for(s.settings)
     s.say("mapping: " + ", ".join(f"{a} -> {b}" for a, b in mapping.items()))
 
+    # An interrupted swap is rolled back on every host before any host swaps: never one host swapped
+    # and the other as before (the next run does both).
+    recovered = each_host(s, ("old", "new"), lambda host: recover(s, host), "C8 recovery")
+    rolled = [role for role, back in zip(("old", "new"), recovered) if back]
+    if rolled:
+        raise RemoteError(f"rolled back an interrupted swap on {', '.join(rolled)}; old and new are both as before; run C8 again")
+
     def swap(host):  # old and new at the same time: each host's files are its own
-        if recover(s, host):
-            return [f"{host.alias}: rolled back an interrupted swap; run C8 again"]
         problems = identity.swap_host(s, host, mapping)
         identity.leftovers(s, host)
         return problems

@@ -92,6 +92,19 @@ def boot_links(host: str, service: str) -> str:
     return sh(host, f"ls /etc/rc2.d/ | grep -x 'S..{service}' || true; stat -c %a /etc/init.d/{service}")
 
 
+def service(host: str, name: str, action: str) -> None:
+    """Start or stop a service behind the tool's back, the way the host's own init system does it.
+
+    seed: the init script (setsid: apache2's script signals its process group, which would include
+    the exec shell); modern: systemctl (the lab's tcpserver and qmail are units with no script)."""
+    import lab.api as api
+
+    if api.PROFILE == "modern":
+        sh(host, f"systemctl {shlex.quote(action)} {shlex.quote(name)} || true")
+    else:
+        sh(host, f"setsid /etc/init.d/{name} {action} </dev/null >/dev/null 2>&1 || true")
+
+
 def eventually(fn, timeout=20.0, interval=0.3):
     """fn()'s first truthy value within timeout (services starting, a boot finishing)."""
     import time

@@ -8,18 +8,18 @@ V6's addresses) are overridden with their pre-swap equivalents.
 """
 
 import io
+import posixpath
 
 import pytest
 from invoke import Context
 from invoke.exceptions import Exit
-from steprun import eventually, settings, sh, wait_booted
+from steprun import eventually, service, settings, sh, wait_booted
 
 from fabfile import phase4
 from fabfile import session as session_mod
 
 pytestmark = pytest.mark.lab
 
-NAMEDB = "/usr/local/bind/etc/namedb"
 CTL = "/var/qmail/control"
 SITE = "scitec.kobe-u.ac.jp"
 NEW_POP = {"pop_user": "itpadmin", "pop_password": "apop-itpadmin-new"}    # new's own pop.auth before C7
@@ -60,11 +60,6 @@ def check(task, tmp_path, dry=False, **checks_overrides):
         session.close()
         session_mod.set_current(None)
     return Outcome(session, out.getvalue(), error)
-
-
-def service(host, name, action):
-    # setsid: apache2's init script signals its process group, which would include the exec shell
-    sh(host, f"setsid /etc/init.d/{name} {action} </dev/null >/dev/null 2>&1 || true")
 
 
 def port_state(host_ip, port):
@@ -178,20 +173,21 @@ def test_v6_dns_asks_both_servers(seeded, tmp_path):
     good = check(phase4.check_dns, tmp_path / "a", dns=PRE_SWAP_DNS)
     assert good.error is None, good.output
     assert sorted({r["host"] for r in good.checks}) == ["new", "old"] and len(good.checks) == 6
-    zone = f"{NAMEDB}/localhost.zone"
+    cfg = settings(tmp_path / "j")     # the profile's zone file and BIND service (seed: bind, modern: bind9)
+    zone, bind = posixpath.join(cfg.ttl.zone_dir, cfg.ttl.zone_files[0]), cfg.bind.service
     sh("new", f"cp -a {zone} /root/zone.test && sed -i 's/^new-itpass\\tIN\\tA\\t.*/new-itpass\\tIN\\tA\\t198.18.0.99/' {zone}")
     try:
-        service("new", "bind", "restart")
+        service("new", bind, "restart")
         assert eventually(lambda: "198.18.0.99" in sh("new", f"dig +short +time=1 @127.0.0.1 new-itpass.{SITE}", check=False), 30)
         bad = check(phase4.check_dns, tmp_path / "b", dns=PRE_SWAP_DNS)
         assert [(r["host"], r["check"]) for r in bad.failed()] == [("new", f"V6 dns new-itpass.{SITE}")]
         assert f"198.18.0.21 says new-itpass.{SITE} is 198.18.0.99, expected 198.18.0.21" in bad.failed()[0]["detail"]
-        service("new", "bind", "stop")
+        service("new", bind, "stop")
         down = check(phase4.check_dns, tmp_path / "c", dns=PRE_SWAP_DNS, timeout=2)
         assert all("did not answer" in r["detail"] for r in down.failed()) and {r["host"] for r in down.failed()} == {"new"}
     finally:
         sh("new", f"mv /root/zone.test {zone}")
-        service("new", "bind", "start")
+        service("new", bind, "start")
 
 
 def test_b1_backup_scripts(seeded, tmp_path):

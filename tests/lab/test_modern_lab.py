@@ -68,6 +68,7 @@ def test_n3_enables_the_real_unit_behind_the_alias(lab, night):
 
 
 def test_d3_disables_units_and_d5_proves_pop_is_off_from_outside(lab, night):
+    night.run(phase3.bind_at_boot)        # D2 first, as in the runbook: old's named is off at boot as seeded
     night.run(phase3.disable_services)
     assert unit_state("old", "apache2.service") == "disabled" and unit_state("old", "inetd.service") == "disabled"
     night.run(phase3.check_old_after_reboot)
@@ -75,6 +76,7 @@ def test_d3_disables_units_and_d5_proves_pop_is_off_from_outside(lab, night):
 
 
 def test_d5_reports_inetd_coming_back(lab, night):
+    night.run(phase3.bind_at_boot)
     night.run(phase3.disable_services)
     sh("old", "systemctl enable --quiet inetd.service")        # someone turned it back on
     with pytest.raises(Exception) as info:

@@ -6,8 +6,10 @@ the hosts' files are as they were (preflight only reads). The lab is reset
 once for the module; each fault is taken back after its test.
 """
 
+import posixpath
+
 import pytest
-from steprun import hashes, sh
+from steprun import hashes, settings, sh
 
 pytestmark = pytest.mark.lab
 
@@ -81,7 +83,8 @@ def test_no_room_on_new_fails_space(fresh, tmp_path):
 
 
 def test_a_broken_zone_fails_zones(fresh, tmp_path):
-    zone = "/usr/local/bind/etc/namedb/localhost.zone"
+    ttl = settings(tmp_path / "j").ttl    # the profile's own: /usr/local/bind/etc/namedb (seed), /etc/bind (modern)
+    zone = posixpath.join(ttl.zone_dir, ttl.zone_files[0])
     sh("new", f"cp -a {zone} /tmp/zone && echo 'broken record here' >> {zone}")
     try:
         failed, _ = failed_rows(tmp_path)
@@ -127,11 +130,21 @@ def test_a_dns_server_not_answering_fails_dns(fresh, tmp_path):
 
 
 def test_the_operator_depending_on_what_p1_edits_fails_admin_path(fresh, tmp_path):
-    conf = "/etc/ssh/sshd_config"
-    sh("new", f"cp -a {conf} /tmp/sc && sed -i -e 's/^PermitRootLogin no/PermitRootLogin prohibit-password/' "
-              f"-e '/^Match Address 198.18.0.1$/,/^$/d' {conf} && /etc/init.d/ssh reload >/dev/null 2>&1 || systemctl reload ssh")
+    # the operator's own Match block taken away, root login allowed globally: P1/C1 would lock the operator out
+    if fresh.PROFILE == "modern":  # Debian's Include: the Match block and PermitRootLogin live in drop-ins
+        d = "/etc/ssh/sshd_config.d"
+        plant = (f"tar -C {d} -cf /tmp/sc.tar . && rm {d}/40-operator.conf && "
+                 f"sed -i 's/^PermitRootLogin no/PermitRootLogin prohibit-password/' {d}/50-local.conf")
+        undo = f"rm -f {d}/*.conf && tar -C {d} -xf /tmp/sc.tar"
+    else:
+        conf = "/etc/ssh/sshd_config"
+        plant = (f"cp -a {conf} /tmp/sc && sed -i -e 's/^PermitRootLogin no/PermitRootLogin prohibit-password/' "
+                 f"-e '/^Match Address 198.18.0.1$/,/^$/d' {conf}")
+        undo = f"cat /tmp/sc > {conf}"
+    reload = "(/etc/init.d/ssh reload >/dev/null 2>&1 || systemctl reload ssh)"
+    sh("new", f"{plant} && {reload}")
     try:
         failed, _ = failed_rows(tmp_path, overrides={"root_login": {"permit_root_login": "forced-commands-only"}})
     finally:
-        sh("new", f"cat /tmp/sc > {conf} && (/etc/init.d/ssh reload >/dev/null 2>&1 || systemctl reload ssh)")
+        sh("new", f"{undo} && {reload}")
     assert ("admin", "new") in failed

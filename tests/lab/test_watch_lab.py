@@ -15,7 +15,7 @@ import time
 from datetime import datetime, timezone
 
 import pytest
-from steprun import eventually, settings, sh
+from steprun import eventually, service, settings, sh
 
 from fabfile.watch import WatchConfig, summary_lines, watching
 from fabfile.watch.ledger import letters
@@ -34,11 +34,6 @@ def now() -> float:
 
 def ts(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
-
-
-def service(host, name, action):
-    # setsid: apache2's init script signals its process group, which would include the exec shell
-    sh(host, f"setsid /etc/init.d/{name} {action} </dev/null >/dev/null 2>&1 || true")
 
 
 def port_open(port: int) -> bool:
