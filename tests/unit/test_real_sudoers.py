@@ -115,12 +115,7 @@ def test_property_parser_refuses_what_visudo_refuses(sudo_tree, lines, mutations
     for delete, where, insert in mutations:
         where %= len(text) + 1
         text = text[:where] + text[where + 1:] if delete else text[:where] + insert + text[where:]
-    rc, output = g.real_views(sudo_tree, {"/etc/sudoers": text}, [])["visudo"]
-    try:
-        parse(text, "/etc/sudoers")
-        mine = True
-    except EditError:
-        mine = False
+    mine, rc, output = parsed_and_visudo(sudo_tree, text)
     semantic = any(s in output for s in ("unknown defaults entry", "value for", "invalid", "does not take a value"))
     assert mine == (rc == 0) or (mine and semantic), output
 
@@ -132,11 +127,15 @@ def test_property_parser_refuses_what_visudo_refuses(sudo_tree, lines, mutations
 ])
 def test_cwd_and_chroot_values_are_read_as_visudo_reads_them(sudo_tree, line):
     """Found by the property above: the option's value is PATH or WORD, whichever is longer."""
-    text = line + "\n"
+    mine, rc, output = parsed_and_visudo(sudo_tree, line + "\n")
+    assert mine == (rc == 0), output
+
+
+def parsed_and_visudo(sudo_tree, text: str) -> tuple[bool, int, str]:
+    """(the parser accepts TEXT as /etc/sudoers, visudo -c's exit status, visudo's output)."""
     rc, output = g.real_views(sudo_tree, {"/etc/sudoers": text}, [])["visudo"]
     try:
         parse(text, "/etc/sudoers")
-        mine = True
+        return True, rc, output
     except EditError:
-        mine = False
-    assert mine == (rc == 0), output
+        return False, rc, output
