@@ -28,6 +28,8 @@ def lab():
     try:
         build.require()
     except LabError as e:
+        if os.environ.get("LAB_REQUIRED") == "1":   # scripts/test (CI): a lab that cannot come up is a failure
+            pytest.fail(f"lab unavailable ({api.PROFILE} profile): {e}", pytrace=False)
         pytest.skip(f"lab unavailable ({api.PROFILE} profile): {e}")
     if os.environ.get("LAB_NO_RESET"):
         api.up()
