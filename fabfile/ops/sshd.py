@@ -151,9 +151,18 @@ def _restore(host, item: dict):
 
 
 def restart_and_prove(step, host, changed, proven, what: str) -> None:
-    """Restart sshd; the effect must show in sshd -T and a fresh login must work, else the files go back."""
+    """Restart sshd; the effect must show in sshd -T and a fresh login must work, else the files go back.
+
+    The operator's fresh login and `proven` (sshd -T, old's root from old) are separate logins to the
+    restarted sshd: they run side by side, and both must pass."""
+    from concurrent.futures import ThreadPoolExecutor
+
     restart(host, step.settings.root_login.restart)
-    if proven() and step.session.fresh_login(host.spec, host.address):
+    with ThreadPoolExecutor(1, thread_name_prefix="fresh-login") as pool:
+        fresh = pool.submit(step.session.fresh_login, host.spec, host.address)
+        shown = proven()
+        logged_in = fresh.result()
+    if shown and logged_in:
         host.say(f"sshd restarted; sshd -T shows {what}; a fresh login works")
         return
     host.say(f"sshd -T does not show {what}, or a fresh login FAILED: putting the previous files back")
