@@ -22,6 +22,8 @@ is closed for good by an explicit `state: closed` (never by a missing field).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from ..edit import sshd as sshd_edit
 from ..errors import RemoteError
 from ..exposures import ROOT_LOGIN, close_exposure, latest, open_exposure
@@ -155,8 +157,6 @@ def restart_and_prove(step, host, changed, proven, what: str) -> None:
 
     The operator's fresh login and `proven` (sshd -T, old's root from old) are separate logins to the
     restarted sshd: they run side by side, and both must pass."""
-    from concurrent.futures import ThreadPoolExecutor
-
     restart(host, step.settings.root_login.restart)
     with ThreadPoolExecutor(1, thread_name_prefix="fresh-login") as pool:
         fresh = pool.submit(step.session.fresh_login, host.spec, host.address)
