@@ -33,6 +33,8 @@ UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system"
 # The unit files whose [Install] Alias= names $1, in the unit directories given after it.
 ALIAS_OF = 'u=$1; shift; for d in "$@"; do grep -lsE "^Alias=(.*[ =])?$u( |$)" "$d"/*.service; done 2>/dev/null; true'
 RC_LINKS = Script('for l in /etc/rc[2345].d/S??"$1"; do [ -e "$l" ] && exit 0; done; exit 1')
+# SysV "on at boot": the script executable (D3 makes it 644) and a start link, in one exec (each exec is a round trip).
+SYSV_ENABLED = Script('[ -x "/etc/init.d/$1" ] || exit 1; for l in /etc/rc[2345].d/S??"$1"; do [ -e "$l" ] && exit 0; done; exit 1')
 
 
 def script_has_status(text: str) -> bool:
@@ -113,7 +115,7 @@ class SysV:
         script = self._script(service)
         if script is None:
             return Unit(service, service, False, False, False)
-        enabled = self.host.check(["test", "-x", f"/etc/init.d/{service}"]) and self.host.check(Script(RC_LINKS.text, service))
+        enabled = self.host.check(Script(SYSV_ENABLED.text, service))
         return Unit(service, service, True, self._running(service, script), enabled)
 
     def run(self, unit: Unit, action: str):

@@ -22,6 +22,8 @@ is closed for good by an explicit `state: closed` (never by a missing field).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from ..edit import sshd as sshd_edit
 from ..errors import RemoteError
 from ..exposures import ROOT_LOGIN, close_exposure, latest, open_exposure
@@ -151,9 +153,16 @@ def _restore(host, item: dict):
 
 
 def restart_and_prove(step, host, changed, proven, what: str) -> None:
-    """Restart sshd; the effect must show in sshd -T and a fresh login must work, else the files go back."""
+    """Restart sshd; the effect must show in sshd -T and a fresh login must work, else the files go back.
+
+    The operator's fresh login and `proven` (sshd -T, old's root from old) are separate logins to the
+    restarted sshd: they run side by side, and both must pass."""
     restart(host, step.settings.root_login.restart)
-    if proven() and step.session.fresh_login(host.spec, host.address):
+    with ThreadPoolExecutor(1, thread_name_prefix="fresh-login") as pool:
+        fresh = pool.submit(step.session.fresh_login, host.spec, host.address)
+        shown = proven()
+        logged_in = fresh.result()
+    if shown and logged_in:
         host.say(f"sshd restarted; sshd -T shows {what}; a fresh login works")
         return
     host.say(f"sshd -T does not show {what}, or a fresh login FAILED: putting the previous files back")
