@@ -74,6 +74,10 @@ def options_for(step) -> list[str]:
     return extra_options(step.settings, new_rsync_version(step))
 
 
+# rsync's exit codes that report files, not a broken copy: 23 some files or attributes not
+# transferred, 24 files vanished on the sender between the listing and the send.
+WARNINGS = (23, 24)
+VANISHED = 24
 IN_DIR_TO_LOG = 'cd "$1" && log=$2 && shift 2 && exec "$@" >"$log" 2>&1'
 
 
@@ -83,6 +87,8 @@ def dry_run(step, old, local_copy: str) -> object:
     old.say(f"rsync dry run: {shlex.join(argv)}  (list kept in {cfg.log})")
     result = old.probe(Script(IN_DIR_TO_LOG, cfg.workdir, cfg.log, *argv))
     summary = stream_summary(old, cfg.log, local_copy, cfg.deletion_preview, argv)
+    if result.exited in WARNINGS and summary.needs_acceptance():
+        return summary  # files vanished or unreadable on old: named in the questions the operator must accept
     if not result.ok:
         raise RemoteError(f"{old.alias}: rsync dry run failed (exit {result.exited}): {'; '.join(summary.errors[:2]) or 'see ' + cfg.log}")
     return summary
@@ -235,7 +241,10 @@ def real_run(step, old) -> None:
     if result.exited in (30, 35, 12) or "timeout" in (result.stdout or "")[-2000:].lower():
         raise RemoteError(f"{old.alias}: rsync stalled (no data for {step.settings.operator.stall_timeout} s; exit {result.exited}): "
                           f"check new and the link between old and new, then run {step.info.ids[0]} again (it resumes: only the difference moves)")
-    if not result.ok:
+    if result.exited == VANISHED:   # gone on old while it was copied: nothing of them left to copy
+        old.say(f"rsync: some files vanished on old while they were copied (code 24; names in {cfg.log}.real on old): "
+                "they are gone from old, so new does not have them either")
+    elif not result.ok:
         raise RemoteError(f"{old.alias}: rsync failed (exit {result.exited}); see {cfg.log}.real on old")
     old.record("change", detail=f"rsync /home to new ({shlex.join(argv)})")
 

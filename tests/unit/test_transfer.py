@@ -64,3 +64,50 @@ def test_an_account_only_new_has_is_protected_from_delete():
     new = old + "chikuwa1:x:1500:1500::/home/chikuwa1:/bin/sh\nsvc:x:990:990::/var/lib/svc:/bin/false\n"
     assert transfer.homes_at_risk(old, new, "/home/", ["chikuwa*"]) == []
     assert transfer.homes_at_risk(old, new, "/home/", []) == ["chikuwa1 (/home/chikuwa1)"]
+
+
+class _Result:
+    def __init__(self, exited):
+        self.exited, self.ok = exited, exited == 0
+
+
+class _Old(FakeHost):
+    alias = "old"
+
+    def __init__(self, exited):
+        super().__init__()
+        self.exited = exited
+
+    def probe(self, script):
+        return _Result(self.exited)
+
+
+def _dry_run(monkeypatch, exited, log_lines):
+    from types import SimpleNamespace
+
+    from fabfile.edit.rsynclog import summarize
+
+    monkeypatch.setattr(transfer, "options_for", lambda step: [])
+    monkeypatch.setattr(transfer, "stream_summary", lambda old, log, local, keep, argv: summarize(iter(log_lines), argv=argv))
+    return transfer.dry_run(SimpleNamespace(settings=load()), _Old(exited), "/dev/null")
+
+
+VANISHED_LOG = ["sending incremental file list", "file has vanished: \"/home/yasuda/Maildir/tmp/1.x\"",
+                "rsync warning: some files vanished before they could be transferred (code 24) at main.c(1347) [sender=3.2.7]"]
+
+
+def test_a_dry_run_that_saw_files_vanish_asks_the_operator_instead_of_failing(monkeypatch):
+    """rsync's 24 in a dry run (files gone between listing and send, on a live old) is a question, not a failure."""
+    summary = _dry_run(monkeypatch, 24, VANISHED_LOG)
+    assert any("vanished" in ask and "/home/yasuda/Maildir/tmp/1.x" in ask for ask in summary.needs_acceptance())
+
+
+def test_a_dry_run_failing_without_a_named_cause_still_fails(monkeypatch):
+    import pytest
+
+    from fabfile.errors import RemoteError
+
+    with pytest.raises(RemoteError, match="rsync dry run failed \\(exit 24\\)"):
+        _dry_run(monkeypatch, 24, ["sending incremental file list"])      # nothing the operator could be asked about
+    with pytest.raises(RemoteError, match="exit 12"):
+        _dry_run(monkeypatch, 12, VANISHED_LOG)                         # a broken copy is never a question
