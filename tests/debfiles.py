@@ -143,6 +143,18 @@ def bind_tools() -> Path:
     return tree
 
 
+def _debian_source() -> tuple[str | None, str | None]:
+    """(URI, Signed-By) of this machine's Debian mirror, as its deb822 apt sources give them."""
+    for src in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
+        for stanza in src.read_text().split("\n\n"):
+            fields = dict(line.split(":", 1) for line in stanza.splitlines()
+                          if ":" in line and not line[:1].isspace() and not line.startswith("#"))
+            mirror = next((uri for uri in fields.get("URIs", "").split() if uri.rstrip("/").endswith("/debian")), None)
+            if mirror:
+                return mirror, fields.get("Signed-By", "").strip() or None
+    return None, None
+
+
 def _apt_options(suite: str) -> list[str]:
     """apt-get options for `suite` of this machine's Debian mirror, with a private state under CACHE."""
     base = CACHE / f"apt-{suite}"
@@ -151,16 +163,13 @@ def _apt_options(suite: str) -> list[str]:
     options = [part for option in options for part in option.split(" ", 1)]
     if (base / ".updated").exists():
         return options
-    uris = [line.split()[1] for src in sorted(Path("/etc/apt/sources.list.d").glob("*.sources"))
-            for line in src.read_text().splitlines() if line.startswith("URIs:")]
-    mirror = next((uri for uri in uris if uri.rstrip("/").endswith("/debian")), None)
+    mirror, keyring = _debian_source()
     if mirror is None:
         pytest.skip(f"no Debian mirror in this machine's apt sources: cannot fetch {suite}")
     for sub in ("sources", "lists/partial", "cache/archives/partial"):
         (base / sub).mkdir(parents=True, exist_ok=True)
     (base / "sources" / f"{suite}.sources").write_text(
-        f"Types: deb\nURIs: {mirror}\nSuites: {suite}\nComponents: main\n"
-        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n")
+        f"Types: deb\nURIs: {mirror}\nSuites: {suite}\nComponents: main\n" + (f"Signed-By: {keyring}\n" if keyring else ""))
     result = subprocess.run(["apt-get", *options, "update"], capture_output=True, text=True)
     if result.returncode != 0:
         pytest.skip(f"apt-get update for {suite} failed: {(result.stderr.strip().splitlines() or ['no output'])[-1]}")
