@@ -246,7 +246,8 @@ def real_run(step, old) -> None:
                 "they are gone from old, so new does not have them either")
     elif not result.ok:
         raise RemoteError(f"{old.alias}: rsync failed (exit {result.exited}); see {cfg.log}.real on old")
-    old.record("change", detail=f"rsync /home to new ({shlex.join(argv)})")
+    vanished = " (code 24: files vanished on old meanwhile)" if result.exited == VANISHED else ""
+    old.record("change", detail=f"rsync /home to new ({shlex.join(argv)}){vanished}")
 
 
 def show_dest(new, dest: str) -> None:
