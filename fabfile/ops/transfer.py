@@ -74,9 +74,9 @@ def options_for(step) -> list[str]:
     return extra_options(step.settings, new_rsync_version(step))
 
 
-# rsync's exit codes that report files, not a broken copy: 23 some files or attributes not
-# transferred, 24 files vanished on the sender between the listing and the send.
-WARNINGS = (23, 24)
+# rsync's exit codes that report files, not a broken copy (23 some files not transferred, 24 files
+# vanished on the sender between the listing and the send), with the summary's classes that name them.
+WARNINGS = {23: ("send_failed", "no_referent", "other_error"), 24: ("vanished",)}
 VANISHED = 24
 IN_DIR_TO_LOG = 'cd "$1" && log=$2 && shift 2 && exec "$@" >"$log" 2>&1'
 
@@ -87,7 +87,7 @@ def dry_run(step, old, local_copy: str) -> object:
     old.say(f"rsync dry run: {shlex.join(argv)}  (list kept in {cfg.log})")
     result = old.probe(Script(IN_DIR_TO_LOG, cfg.workdir, cfg.log, *argv))
     summary = stream_summary(old, cfg.log, local_copy, cfg.deletion_preview, argv)
-    if result.exited in WARNINGS and summary.needs_acceptance():
+    if any(summary.classes[name] for name in WARNINGS.get(result.exited, ())):
         return summary  # files vanished or unreadable on old: named in the questions the operator must accept
     if not result.ok:
         raise RemoteError(f"{old.alias}: rsync dry run failed (exit {result.exited}): {'; '.join(summary.errors[:2]) or 'see ' + cfg.log}")

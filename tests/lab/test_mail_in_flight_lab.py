@@ -2,7 +2,6 @@
 reaches its user on new once phase2 has swapped the machines. Checked from outside: old's queue
 (qmail-qread through lab.api), new's mailbox, and POP on the site's address, where users read it."""
 
-import poplib
 import uuid
 
 import pytest
@@ -21,7 +20,7 @@ def test_a_message_queued_on_old_after_s4_is_delivered_on_new_after_the_swap(lab
     night = Night(tmp_path, lab)
     night.run(phase1.stop_mail)                                  # S4: qmail, smtp and inetd off on old
     tag = f"in-flight-{uuid.uuid4().hex[:8]}"
-    sh("old", f"printf 'Subject: {tag}\\n\\nqueued while qmail was stopped\\n' | qmail-inject yasuda@itpass.scitec.kobe-u.ac.jp")
+    sh("old", f"printf 'Subject: {tag}\\n\\nqueued while qmail was stopped\\n' | qmail-inject yasuda@itpass.scitec.kobe-u.ac.jp")   # checks.pop_user
     assert lab.qstat("old")["queued"] == 1                        # in old's queue, not delivered
     assert tag not in sh("old", "cat /home/yasuda/Mailbox 2>/dev/null || true")
 
@@ -29,27 +28,15 @@ def test_a_message_queued_on_old_after_s4_is_delivered_on_new_after_the_swap(lab
     assert lab.address("new") == SITE
     assert lab.qstat("old")["queued"] == 0
     assert sh("new", "cat /home/yasuda/Mailbox").count(f"Subject: {tag}") == 1
-    assert _pop_subjects(tmp_path, "yasuda").count(tag) == 1         # where the user reads it: the site's POP, now on new
+    assert _pop_subjects(tmp_path).count(tag) == 1         # where the user reads it: the site's POP, now on new
 
 
-def _pop_subjects(tmp_path, user: str) -> list[str]:
-    """The subjects of USER's mailbox as POP on the site's address serves them (APOP, the secret from pop_auth)."""
+def _pop_subjects(tmp_path) -> list[str]:
+    """The subjects of checks.pop_user's mailbox as POP on the site's address serves them (the watcher's own reader)."""
     from steprun import settings
 
-    secret = _apop_secret(settings(tmp_path / "j").pop_auth.path, user)
-    pop = poplib.POP3(SITE, 110, timeout=10)
-    try:
-        pop.apop(user, secret)
-        count, _ = pop.stat()
-        heads = [pop.top(i + 1, 0)[1] for i in range(count)]
-    finally:
-        pop.quit()
-    return [line.decode()[len("Subject: "):] for head in heads for line in head if line.startswith(b"Subject: ")]
+    from fabfile.watch.mailbox import read_mailbox_pop
 
-
-def _apop_secret(path: str, user: str) -> str:
-    for line in sh("new", f"cat {path}").splitlines():
-        fields = line.split()   # qpopper's pop.auth as the lab keeps it: `user secret`
-        if len(fields) == 2 and fields[0] == user:
-            return fields[1]
-    raise AssertionError(f"{user} has no APOP secret in new's {path}")
+    checks = settings(tmp_path / "j").checks
+    text = read_mailbox_pop(SITE, checks.pop_user, checks.pop_password, checks.pop_method)
+    return [line[len("Subject: "):] for line in text.splitlines() if line.startswith("Subject: ")]
